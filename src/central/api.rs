@@ -1,0 +1,274 @@
+//! Wire types of the central service API (`docs/central-api.md`), shared by
+//! the kiosk's client and the reference server. Plain serde structs: unknown
+//! fields are ignored and missing optional fields are absent, both ways.
+//! The manifest lives in `core::manifest`.
+
+use serde::{Deserialize, Serialize};
+
+/// Path prefix of every endpoint.
+pub const API_PREFIX: &str = "/v1/offices";
+
+/// `{"error": "<code>", "message": "<human text>"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// `POST /checkins` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckinRequest {
+    pub booking: String,
+    pub number: String,
+    pub kiosk: String,
+    /// RFC 3339 with offset.
+    pub checked_in_at: String,
+    #[serde(default)]
+    pub offline: bool,
+}
+
+/// `POST /checkins` answer (201 first, 200 with `duplicate` afterwards).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckinResponse {
+    pub booking: String,
+    pub number: String,
+    pub status: String,
+    pub checked_in_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ahead: Option<u32>,
+    /// `HH:MM` office time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_call: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+/// What a counter is serving now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Serving {
+    pub number: String,
+    #[serde(default)]
+    pub service: String,
+    pub called_at: String,
+}
+
+/// One counter on the board.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardCounter {
+    pub id: String,
+    pub label: String,
+    #[serde(default)]
+    pub serving: Option<Serving>,
+}
+
+/// One entry of the recent-calls list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentCall {
+    pub number: String,
+    pub counter: String,
+    pub called_at: String,
+}
+
+/// People waiting in a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    pub slot: String,
+    pub count: u32,
+}
+
+/// `GET /board`: the call board's whole state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct BoardSnapshot {
+    pub seq: u64,
+    #[serde(default)]
+    pub counters: Vec<BoardCounter>,
+    /// Newest first, at most 10.
+    #[serde(default)]
+    pub recent: Vec<RecentCall>,
+    #[serde(default)]
+    pub waiting: Vec<Waiting>,
+    #[serde(default)]
+    pub notice: Option<String>,
+}
+
+/// `call` event data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallEvent {
+    pub seq: u64,
+    pub number: String,
+    pub counter: String,
+    #[serde(default)]
+    pub service: String,
+    pub called_at: String,
+    #[serde(default)]
+    pub recall: bool,
+}
+
+/// `done` and `skip` event data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterEvent {
+    pub seq: u64,
+    pub number: String,
+    pub counter: String,
+}
+
+/// `checkin` event data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckinEvent {
+    pub seq: u64,
+    pub number: String,
+    pub slot: String,
+}
+
+/// `notice` event data (`text: null` clears it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeEvent {
+    pub seq: u64,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// `reset` event data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetEvent {
+    pub seq: u64,
+}
+
+/// One board event of the SSE stream, typed by its `event:` name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoardEvent {
+    Call(CallEvent),
+    Done(CounterEvent),
+    Skip(CounterEvent),
+    Checkin(CheckinEvent),
+    Notice(NoticeEvent),
+    Reset(ResetEvent),
+}
+
+/// An SSE event whose type or data this version cannot read.
+#[derive(Debug, thiserror::Error)]
+#[error("unreadable `{kind}` event: {reason}")]
+pub struct BadEvent {
+    pub kind: String,
+    pub reason: String,
+}
+
+impl BoardEvent {
+    /// The board `seq` after this event.
+    pub fn seq(&self) -> u64 {
+        match self {
+            BoardEvent::Call(e) => e.seq,
+            BoardEvent::Done(e) | BoardEvent::Skip(e) => e.seq,
+            BoardEvent::Checkin(e) => e.seq,
+            BoardEvent::Notice(e) => e.seq,
+            BoardEvent::Reset(e) => e.seq,
+        }
+    }
+
+    /// The SSE `event:` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BoardEvent::Call(_) => "call",
+            BoardEvent::Done(_) => "done",
+            BoardEvent::Skip(_) => "skip",
+            BoardEvent::Checkin(_) => "checkin",
+            BoardEvent::Notice(_) => "notice",
+            BoardEvent::Reset(_) => "reset",
+        }
+    }
+
+    /// Reads an event from its SSE `event:` name and `data:` JSON.
+    pub fn parse(kind: &str, data: &str) -> Result<BoardEvent, BadEvent> {
+        let bad = |e: serde_json::Error| BadEvent {
+            kind: kind.to_string(),
+            reason: e.to_string(),
+        };
+        Ok(match kind {
+            "call" => BoardEvent::Call(serde_json::from_str(data).map_err(bad)?),
+            "done" => BoardEvent::Done(serde_json::from_str(data).map_err(bad)?),
+            "skip" => BoardEvent::Skip(serde_json::from_str(data).map_err(bad)?),
+            "checkin" => BoardEvent::Checkin(serde_json::from_str(data).map_err(bad)?),
+            "notice" => BoardEvent::Notice(serde_json::from_str(data).map_err(bad)?),
+            "reset" => BoardEvent::Reset(serde_json::from_str(data).map_err(bad)?),
+            other => {
+                return Err(BadEvent {
+                    kind: other.to_string(),
+                    reason: "unknown event type".into(),
+                })
+            }
+        })
+    }
+
+    /// The `data:` JSON of this event.
+    pub fn data_json(&self) -> String {
+        let r = match self {
+            BoardEvent::Call(e) => serde_json::to_string(e),
+            BoardEvent::Done(e) | BoardEvent::Skip(e) => serde_json::to_string(e),
+            BoardEvent::Checkin(e) => serde_json::to_string(e),
+            BoardEvent::Notice(e) => serde_json::to_string(e),
+            BoardEvent::Reset(e) => serde_json::to_string(e),
+        };
+        r.unwrap_or_else(|_| "{}".into())
+    }
+}
+
+/// Printer part of a health report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrinterHealth {
+    /// `ok`, `paper_low`, `paper_out`, `cover_open`, `offline` or `error`.
+    pub state: String,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// `PUT /kiosks/{kiosk}/health` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthReport {
+    pub at: String,
+    pub version: String,
+    pub printer: PrinterHealth,
+    pub pending_checkins: u64,
+    #[serde(default)]
+    pub last_event_seq: Option<u64>,
+}
+
+/// `POST /bookings` body (staff and booking side).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingRequest {
+    pub date: String,
+    pub slot: String,
+    pub service: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `POST /bookings` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingResponse {
+    pub booking: String,
+    pub number: String,
+    /// A signed `AQ1.` token for the booking's QR code.
+    pub token: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_and_ignore_unknown_fields() {
+        let e = BoardEvent::parse(
+            "call",
+            r#"{"seq":7,"number":"B-015","counter":"3","service":"KTP-EL","called_at":"2024-05-08T09:40:00+07:00","recall":false,"extra":1}"#,
+        )
+        .unwrap();
+        assert_eq!(e.seq(), 7);
+        assert_eq!(e.kind(), "call");
+        assert_eq!(BoardEvent::parse("call", &e.data_json()).unwrap(), e);
+        let n = BoardEvent::parse("notice", r#"{"seq":8,"text":null}"#).unwrap();
+        assert_eq!(n, BoardEvent::Notice(NoticeEvent { seq: 8, text: None }));
+        assert!(BoardEvent::parse("teleport", "{}").is_err());
+        assert!(BoardEvent::parse("done", "{not json").is_err());
+    }
+}

@@ -1,0 +1,485 @@
+//! The kiosk's configuration: one TOML file parsed into typed structs and
+//! validated once at start. Errors name the file and the key. Nothing here
+//! opens ports or talks to the network.
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::core::booking::TrustedKey;
+
+/// A configuration problem, with the file and the key it concerns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error(
+        "cannot read configuration file {path}: {source}. Check the path and its permissions."
+    )]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("configuration file {path}: key `{key}` {problem}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        problem: String,
+    },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub office: OfficeConfig,
+    pub kiosk: KioskConfig,
+    #[serde(default)]
+    pub keys: Vec<KeyConfig>,
+    pub printer: PrinterConfig,
+    #[serde(default)]
+    pub scanner: Option<ScannerConfig>,
+    #[serde(default)]
+    pub central: Option<CentralConfig>,
+    #[serde(default)]
+    pub ticket: TicketConfig,
+    #[serde(default)]
+    pub ui: UiConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Where the file was read from (for messages); not a key in the file.
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfficeConfig {
+    pub id: String,
+    pub name: String,
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KioskConfig {
+    pub id: String,
+    pub state_dir: PathBuf,
+    #[serde(default = "default_early")]
+    pub early_minutes: u32,
+    #[serde(default = "default_late")]
+    pub late_minutes: u32,
+    #[serde(default = "default_reprint_limit")]
+    pub reprint_limit: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    pub kid: String,
+    pub public_key: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrinterConfig {
+    /// A serial device path, or `virtual` for the file-backed virtual printer.
+    pub port: String,
+    #[serde(default = "default_printer_baud")]
+    pub baud: u32,
+    #[serde(default = "default_columns")]
+    pub columns: u8,
+    /// Milliseconds a write may take before the printer counts as stuck.
+    #[serde(default = "default_write_timeout_ms")]
+    pub write_timeout_ms: u64,
+    /// RTS/CTS hardware flow control.
+    #[serde(default)]
+    pub flow_control: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScannerConfig {
+    pub port: String,
+    #[serde(default = "default_scanner_baud")]
+    pub baud: u32,
+    /// A scan without CR/LF ends after this many idle milliseconds.
+    #[serde(default = "default_idle_ms")]
+    pub idle_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CentralConfig {
+    /// Base URL of the central service, or `embedded` for the in-process one.
+    pub url: String,
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// How long printing may wait for the check-in answer (`ahead`).
+    #[serde(default = "default_answer_deadline_ms")]
+    pub answer_deadline_ms: u64,
+    /// Manifest refresh period.
+    #[serde(default = "default_manifest_refresh_s")]
+    pub manifest_refresh_seconds: u64,
+    /// Embedded mode only: seconds between simulated counter calls (0 = none).
+    #[serde(default)]
+    pub simulate_counters_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketConfig {
+    #[serde(default = "default_footer")]
+    pub footer: Vec<String>,
+}
+
+impl Default for TicketConfig {
+    fn default() -> Self {
+        TicketConfig {
+            footer: default_footer(),
+        }
+    }
+}
+
+/// Which screens `run` shows.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UiRole {
+    #[default]
+    Kiosk,
+    Board,
+    Both,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    #[serde(default)]
+    pub role: UiRole,
+    #[serde(default)]
+    pub fullscreen: bool,
+    #[serde(default)]
+    pub hide_cursor: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it.
+    #[serde(default)]
+    pub level: Option<String>,
+}
+
+fn default_timezone() -> String {
+    "Asia/Jakarta".into()
+}
+fn default_early() -> u32 {
+    30
+}
+fn default_late() -> u32 {
+    15
+}
+fn default_reprint_limit() -> u32 {
+    1
+}
+fn default_printer_baud() -> u32 {
+    19200
+}
+fn default_columns() -> u8 {
+    48
+}
+fn default_write_timeout_ms() -> u64 {
+    3000
+}
+fn default_scanner_baud() -> u32 {
+    9600
+}
+fn default_idle_ms() -> u64 {
+    150
+}
+fn default_answer_deadline_ms() -> u64 {
+    800
+}
+fn default_manifest_refresh_s() -> u64 {
+    180
+}
+fn default_footer() -> Vec<String> {
+    vec![
+        "Harap menunggu panggilan di layar.".into(),
+        "Simpan tiket ini.".into(),
+    ]
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        config.source = path.to_path_buf();
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn invalid(&self, key: &str, problem: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.source.clone(),
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !is_identifier(&self.office.id) {
+            return Err(self.invalid(
+                "office.id",
+                "must be a lower-case id like \"kota-bogor\" (letters, digits, dashes)",
+            ));
+        }
+        if self.office.name.trim().is_empty() {
+            return Err(self.invalid("office.name", "must not be empty"));
+        }
+        self.office.timezone.parse::<Tz>().map_err(|_| {
+            self.invalid(
+                "office.timezone",
+                format!(
+                    "\"{}\" is not a time zone name; use e.g. \"Asia/Jakarta\", \"Asia/Makassar\" or \"Asia/Jayapura\"",
+                    self.office.timezone
+                ),
+            )
+        })?;
+        if !is_identifier(&self.kiosk.id) {
+            return Err(self.invalid(
+                "kiosk.id",
+                "must be an id like \"lobby-1\" (letters, digits, dashes)",
+            ));
+        }
+        if self.kiosk.state_dir.as_os_str().is_empty() {
+            return Err(self.invalid("kiosk.state_dir", "must be a directory path"));
+        }
+        if self.kiosk.early_minutes > 240 {
+            return Err(self.invalid("kiosk.early_minutes", "must be between 0 and 240"));
+        }
+        if self.kiosk.late_minutes > 240 {
+            return Err(self.invalid("kiosk.late_minutes", "must be between 0 and 240"));
+        }
+        if self.kiosk.reprint_limit > 10 {
+            return Err(self.invalid("kiosk.reprint_limit", "must be between 0 and 10"));
+        }
+        for (i, key) in self.keys.iter().enumerate() {
+            if key.kid.trim().is_empty() {
+                return Err(self.invalid(&format!("keys[{i}].kid"), "must not be empty"));
+            }
+            TrustedKey::from_base64(&key.kid, &key.public_key).map_err(|_| {
+                self.invalid(
+                    &format!("keys[{i}].public_key"),
+                    "must be a 32-byte Ed25519 public key in base64url without padding",
+                )
+            })?;
+        }
+        if self.printer.port.trim().is_empty() {
+            return Err(self.invalid(
+                "printer.port",
+                "must be a serial device such as \"/dev/ttyUSB0\" or \"virtual\"",
+            ));
+        }
+        if !VALID_BAUDS.contains(&self.printer.baud) {
+            return Err(self.invalid(
+                "printer.baud",
+                format!(
+                    "must be one of {VALID_BAUDS:?} (the printer's setting, often 19200 or 9600)"
+                ),
+            ));
+        }
+        if self.printer.columns != 48 && self.printer.columns != 32 {
+            return Err(self.invalid(
+                "printer.columns",
+                "must be 48 (80 mm paper) or 32 (58 mm paper)",
+            ));
+        }
+        if self.printer.write_timeout_ms == 0 {
+            return Err(self.invalid("printer.write_timeout_ms", "must be above 0"));
+        }
+        if let Some(scanner) = &self.scanner {
+            if scanner.port.trim().is_empty() {
+                return Err(self.invalid(
+                    "scanner.port",
+                    "must be a serial device such as \"/dev/ttyACM0\"",
+                ));
+            }
+            if !VALID_BAUDS.contains(&scanner.baud) {
+                return Err(self.invalid("scanner.baud", format!("must be one of {VALID_BAUDS:?}")));
+            }
+            if scanner.idle_ms == 0 || scanner.idle_ms > 5000 {
+                return Err(self.invalid("scanner.idle_ms", "must be between 1 and 5000"));
+            }
+        }
+        if let Some(central) = &self.central {
+            let url = central.url.trim();
+            if url != "embedded" && !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(self.invalid(
+                    "central.url",
+                    "must start with http:// or https://, or be \"embedded\"",
+                ));
+            }
+            if central.token.is_some() && central.token_file.is_some() {
+                return Err(
+                    self.invalid("central.token", "give either token or token_file, not both")
+                );
+            }
+            if url != "embedded" && central.token.is_none() && central.token_file.is_none() {
+                return Err(self.invalid("central.token", "is missing (or set central.token_file)"));
+            }
+        }
+        if self.ticket.footer.len() > 4 {
+            return Err(self.invalid("ticket.footer", "may hold at most 4 lines"));
+        }
+        Ok(())
+    }
+
+    /// The office time zone (validated at load).
+    pub fn timezone(&self) -> Tz {
+        self.office
+            .timezone
+            .parse()
+            .unwrap_or(chrono_tz::Asia::Jakarta)
+    }
+
+    /// Keys from the configuration file (validated at load).
+    pub fn trusted_keys(&self) -> Vec<TrustedKey> {
+        self.keys
+            .iter()
+            .filter_map(|k| TrustedKey::from_base64(&k.kid, &k.public_key).ok())
+            .collect()
+    }
+
+    /// The check-in rules' parameters for this office and kiosk.
+    pub fn rules(&self) -> crate::core::booking::Rules {
+        crate::core::booking::Rules {
+            office: self.office.id.clone(),
+            timezone: self.timezone(),
+            early_minutes: self.kiosk.early_minutes,
+            late_minutes: self.kiosk.late_minutes,
+            reprint_limit: self.kiosk.reprint_limit,
+        }
+    }
+}
+
+const VALID_BAUDS: [u32; 7] = [2400, 4800, 9600, 19200, 38400, 57600, 115200];
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[office]
+id = "kota-bogor"
+name = "Dinas Kependudukan dan Pencatatan Sipil Kota Bogor"
+timezone = "Asia/Jakarta"
+[kiosk]
+id = "lobby-1"
+state_dir = "/tmp/x"
+[[keys]]
+kid = "k2024a"
+public_key = "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q"
+[printer]
+port = "virtual"
+"#;
+
+    fn check(text: &str, expect_key: Option<&str>) {
+        let result = Config::parse(text, Path::new("kiosk.toml"));
+        match (result, expect_key) {
+            (Ok(_), None) => {}
+            (Err(e), Some(key)) => {
+                let msg = e.to_string();
+                assert!(msg.contains(key), "error {msg:?} should name {key:?}");
+                assert!(
+                    msg.contains("kiosk.toml"),
+                    "error {msg:?} should name the file"
+                );
+            }
+            (Ok(_), Some(key)) => panic!("expected an error about {key}"),
+            (Err(e), None) => panic!("unexpected error: {e}"),
+        }
+    }
+
+    #[test]
+    fn good_config_parses_with_defaults() {
+        let c = Config::parse(GOOD, Path::new("kiosk.toml")).unwrap();
+        assert_eq!(c.kiosk.early_minutes, 30);
+        assert_eq!(c.kiosk.late_minutes, 15);
+        assert_eq!(c.kiosk.reprint_limit, 1);
+        assert_eq!(c.printer.columns, 48);
+        assert_eq!(c.trusted_keys().len(), 1);
+        assert!(c.scanner.is_none());
+    }
+
+    #[test]
+    fn bad_configs_name_the_key() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "timezone = \"Asia/Jakarta\"",
+                "timezone = \"Mars/Olympus\"",
+                "office.timezone",
+            ),
+            (
+                "port = \"virtual\"",
+                "port = \"virtual\"\ncolumns = 40",
+                "printer.columns",
+            ),
+            (
+                "port = \"virtual\"",
+                "port = \"virtual\"\nbaud = 12345",
+                "printer.baud",
+            ),
+            ("id = \"lobby-1\"", "id = \"Lobby 1\"", "kiosk.id"),
+            (
+                "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q",
+                "not-a-key",
+                "keys[0].public_key",
+            ),
+            (
+                "port = \"virtual\"",
+                "port = \"virtual\"\ncolour = 1",
+                "colour",
+            ),
+            ("[printer]", "[printer]\nport2 = 1", "port2"),
+            ("state_dir = \"/tmp/x\"", "", "state_dir"),
+        ];
+        for (from, to, key) in cases {
+            check(&GOOD.replacen(from, to, 1), Some(key));
+        }
+        check(GOOD, None);
+        check(
+            &format!("{GOOD}\n[central]\nurl = \"ftp://x\"\ntoken = \"t\"\n"),
+            Some("central.url"),
+        );
+        check(
+            &format!("{GOOD}\n[central]\nurl = \"http://x\"\n"),
+            Some("central.token"),
+        );
+        check("this is not toml = = ", Some("kiosk.toml"));
+    }
+}

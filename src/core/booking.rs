@@ -1,0 +1,665 @@
+//! Booking verification and the check-in rules of `docs/booking-qr.md`.
+//!
+//! Pure: the scan, the trusted keys, the manifest and the moment are passed
+//! in; nothing here reads a clock, a file or the network. The journal's view
+//! of a booking (checked in? how many reprints?) is applied in a second step,
+//! [`checkin_decision`], so that the caller can look it up in between.
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike};
+use chrono_tz::Tz;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{BookingStatus, Manifest};
+
+/// A whole scan longer than this is rejected before any decoding.
+pub const MAX_SCAN_BYTES: usize = 1024;
+/// A token payload that decodes to more than this is rejected.
+pub const MAX_PAYLOAD_BYTES: usize = 768;
+/// The literal prefix of a version-1 signed token.
+pub const TOKEN_PREFIX: &str = "AQ1.";
+
+/// Why a scan was not accepted. The `snake_case` names are the spec's reason
+/// codes, used in logs, in the journal and on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    InvalidFormat,
+    UnknownKey,
+    BadSignature,
+    WrongOffice,
+    Cancelled,
+    Expired,
+    NotToday,
+    TooEarly,
+    TooLate,
+    AlreadyPrinted,
+    UnknownBooking,
+}
+
+impl Reason {
+    /// Every reason, in the spec's order (for tables and reports).
+    pub const ALL: [Reason; 11] = [
+        Reason::InvalidFormat,
+        Reason::UnknownKey,
+        Reason::BadSignature,
+        Reason::WrongOffice,
+        Reason::Cancelled,
+        Reason::Expired,
+        Reason::NotToday,
+        Reason::TooEarly,
+        Reason::TooLate,
+        Reason::AlreadyPrinted,
+        Reason::UnknownBooking,
+    ];
+
+    /// The spec's reason code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::InvalidFormat => "invalid_format",
+            Reason::UnknownKey => "unknown_key",
+            Reason::BadSignature => "bad_signature",
+            Reason::WrongOffice => "wrong_office",
+            Reason::Cancelled => "cancelled",
+            Reason::Expired => "expired",
+            Reason::NotToday => "not_today",
+            Reason::TooEarly => "too_early",
+            Reason::TooLate => "too_late",
+            Reason::AlreadyPrinted => "already_printed",
+            Reason::UnknownBooking => "unknown_booking",
+        }
+    }
+
+    /// Parses a reason code.
+    pub fn from_code(code: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A one-hour session, `HH:MM-HH:MM` in office time, start before end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Slot {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+impl Slot {
+    /// Parses `HH:MM-HH:MM` strictly (two digits each, start before end).
+    pub fn parse(s: &str) -> Option<Slot> {
+        let b = s.as_bytes();
+        if b.len() != 11 || b[5] != b'-' {
+            return None;
+        }
+        let start = parse_hhmm(&s[..5])?;
+        let end = parse_hhmm(&s[6..])?;
+        (start < end).then_some(Slot { start, end })
+    }
+
+    /// Wire form `HH:MM-HH:MM`.
+    pub fn wire(&self) -> String {
+        format!(
+            "{}-{}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M")
+        )
+    }
+
+    /// Indonesian display form `HH.MM-HH.MM`.
+    pub fn display(&self) -> String {
+        format!(
+            "{}-{}",
+            self.start.format("%H.%M"),
+            self.end.format("%H.%M")
+        )
+    }
+}
+
+impl std::fmt::Display for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.wire())
+    }
+}
+
+fn parse_hhmm(s: &str) -> Option<NaiveTime> {
+    let b = s.as_bytes();
+    if b.len() != 5 || b[2] != b':' || !b[..2].iter().chain(&b[3..]).all(u8::is_ascii_digit) {
+        return None;
+    }
+    NaiveTime::from_hms_opt(s[..2].parse().ok()?, s[3..].parse().ok()?, 0)
+}
+
+/// Parses `YYYY-MM-DD` strictly.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// True for a booking code: `^[A-Z0-9][A-Z0-9-]{3,31}$`.
+pub fn is_booking_code(s: &str) -> bool {
+    let b = s.as_bytes();
+    (4..=32).contains(&b.len())
+        && (b[0].is_ascii_uppercase() || b[0].is_ascii_digit())
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'-')
+}
+
+/// Queue numbers as printed and called: upper-case letters, digits and dashes.
+fn is_queue_number(s: &str) -> bool {
+    (1..=16).contains(&s.len())
+        && s.bytes()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'-')
+}
+
+fn is_short_word(s: &str, max: usize) -> bool {
+    (1..=max).contains(&s.len())
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+}
+
+/// A verified booking: everything the kiosk needs to check someone in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booking {
+    pub booking: String,
+    pub number: String,
+    pub date: NaiveDate,
+    pub slot: Slot,
+    pub service: String,
+    /// Already masked by the central service, if given at all.
+    pub masked_name: Option<String>,
+}
+
+/// How the booking reached the kiosk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanKind {
+    Token,
+    Code,
+}
+
+/// A public key the kiosk trusts for `AQ1.` tokens.
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    pub kid: String,
+    pub key: VerifyingKey,
+}
+
+/// The key text is not a valid Ed25519 public key.
+#[derive(Debug, thiserror::Error)]
+#[error("not a 32-byte Ed25519 public key in base64url without padding")]
+pub struct BadKey;
+
+impl TrustedKey {
+    /// Builds a key from its base64url (no padding) form.
+    pub fn from_base64(kid: &str, public_key: &str) -> Result<TrustedKey, BadKey> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(public_key.trim())
+            .map_err(|_| BadKey)?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| BadKey)?;
+        let key = VerifyingKey::from_bytes(&arr).map_err(|_| BadKey)?;
+        Ok(TrustedKey {
+            kid: kid.to_string(),
+            key,
+        })
+    }
+}
+
+/// The set of trusted keys by `kid` (configuration plus manifests).
+#[derive(Debug, Clone, Default)]
+pub struct KeyRing {
+    keys: HashMap<String, VerifyingKey>,
+}
+
+impl KeyRing {
+    pub fn new(keys: impl IntoIterator<Item = TrustedKey>) -> KeyRing {
+        let mut ring = KeyRing::default();
+        ring.extend(keys);
+        ring
+    }
+
+    /// Adds keys; a later key with the same `kid` replaces the earlier one.
+    pub fn extend(&mut self, keys: impl IntoIterator<Item = TrustedKey>) {
+        for k in keys {
+            self.keys.insert(k.kid, k.key);
+        }
+    }
+
+    pub fn get(&self, kid: &str) -> Option<&VerifyingKey> {
+        self.keys.get(kid)
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// The office's check-in parameters.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub office: String,
+    pub timezone: Tz,
+    pub early_minutes: u32,
+    pub late_minutes: u32,
+    pub reprint_limit: u32,
+}
+
+/// A rejection with what the resident needs to hear about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: Reason,
+    /// The booking code, when the scan got far enough to know it (for logs).
+    pub booking: Option<String>,
+    /// Facts the message shows: the booking's date and session, the opening time.
+    pub date: Option<NaiveDate>,
+    pub slot: Option<Slot>,
+    pub opens_at: Option<NaiveTime>,
+}
+
+impl Rejection {
+    fn new(reason: Reason) -> Rejection {
+        Rejection {
+            reason,
+            booking: None,
+            date: None,
+            slot: None,
+            opens_at: None,
+        }
+    }
+
+    fn about(reason: Reason, b: &Booking) -> Rejection {
+        Rejection {
+            reason,
+            booking: Some(b.booking.clone()),
+            date: Some(b.date),
+            slot: Some(b.slot),
+            opens_at: None,
+        }
+    }
+}
+
+/// The result of rules 1-9: a booking that may be checked in now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub booking: Booking,
+    pub kind: ScanKind,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    kid: Option<String>,
+    office: Option<String>,
+    booking: Option<String>,
+    date: Option<String>,
+    slot: Option<String>,
+    service: Option<String>,
+    number: Option<String>,
+    #[serde(default)]
+    name: Option<serde_json::Value>,
+}
+
+/// What a scan is, before any check of time or manifest.
+enum Parsed {
+    Token {
+        kid: String,
+        office: String,
+        booking: Booking,
+        signed: String,
+        signature: Signature,
+    },
+    Code(String),
+}
+
+fn parse_scan(raw: &str) -> Result<Parsed, Rejection> {
+    let invalid = || Rejection::new(Reason::InvalidFormat);
+    if raw.len() > MAX_SCAN_BYTES {
+        return Err(invalid());
+    }
+    let scan = raw.trim();
+    if let Some(rest) = scan.strip_prefix(TOKEN_PREFIX) {
+        let mut parts = rest.split('.');
+        let (Some(payload_b64), Some(sig_b64), None) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        // Decoded size is known from the encoded length: refuse before decoding.
+        if payload_b64.len() / 4 * 3 + (payload_b64.len() % 4) > MAX_PAYLOAD_BYTES + 1 {
+            return Err(invalid());
+        }
+        let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| invalid())?;
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(invalid());
+        }
+        let sig_bytes = URL_SAFE_NO_PAD.decode(sig_b64).map_err(|_| invalid())?;
+        let sig_arr: [u8; 64] = sig_bytes.try_into().map_err(|_| invalid())?;
+        let p: Payload = serde_json::from_slice(&payload).map_err(|_| invalid())?;
+        let (
+            Some(kid),
+            Some(office),
+            Some(code),
+            Some(date),
+            Some(slot),
+            Some(service),
+            Some(number),
+        ) = (
+            p.kid, p.office, p.booking, p.date, p.slot, p.service, p.number,
+        )
+        else {
+            return Err(invalid());
+        };
+        let masked_name = match p.name {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) if s.chars().count() <= 40 => Some(s),
+            Some(_) => return Err(invalid()),
+        };
+        if kid.is_empty()
+            || kid.len() > 64
+            || !is_short_word(&office, 64)
+            || !is_booking_code(&code)
+            || !is_short_word(&service, 32)
+            || !is_queue_number(&number)
+        {
+            return Err(invalid());
+        }
+        let date = parse_date(&date).ok_or_else(invalid)?;
+        let slot = Slot::parse(&slot).ok_or_else(invalid)?;
+        let signed_len = TOKEN_PREFIX.len() + payload_b64.len();
+        return Ok(Parsed::Token {
+            kid,
+            office,
+            booking: Booking {
+                booking: code,
+                number,
+                date,
+                slot,
+                service,
+                masked_name,
+            },
+            signed: scan[..signed_len].to_string(),
+            signature: Signature::from_bytes(&sig_arr),
+        });
+    }
+    let code = scan.to_ascii_uppercase();
+    if is_booking_code(&code) {
+        Ok(Parsed::Code(code))
+    } else {
+        Err(invalid())
+    }
+}
+
+/// Applies rules 1-9 to a scan at `now`. Rule 10 (already printed) needs the
+/// journal and is [`checkin_decision`].
+pub fn verify(
+    raw: &str,
+    now: DateTime<chrono::FixedOffset>,
+    rules: &Rules,
+    keys: &KeyRing,
+    manifest: Option<&Manifest>,
+) -> Result<Verified, Rejection> {
+    let (booking, kind) = match parse_scan(raw)? {
+        Parsed::Token {
+            kid,
+            office,
+            booking,
+            signed,
+            signature,
+        } => {
+            let Some(key) = keys.get(&kid) else {
+                return Err(Rejection {
+                    booking: None,
+                    ..Rejection::new(Reason::UnknownKey)
+                });
+            };
+            if key.verify(signed.as_bytes(), &signature).is_err() {
+                return Err(Rejection::new(Reason::BadSignature));
+            }
+            if office != rules.office {
+                return Err(Rejection::about(Reason::WrongOffice, &booking));
+            }
+            (booking, ScanKind::Token)
+        }
+        Parsed::Code(code) => {
+            let today = now.with_timezone(&rules.timezone).date_naive();
+            let found = manifest
+                .filter(|m| m.date == today && m.office == rules.office)
+                .and_then(|m| m.booking(&code));
+            let Some(entry) = found else {
+                return Err(Rejection {
+                    booking: Some(code),
+                    ..Rejection::new(Reason::UnknownBooking)
+                });
+            };
+            (entry, ScanKind::Code)
+        }
+    };
+    if manifest
+        .and_then(|m| m.status_of(&booking.booking))
+        .is_some_and(|s| s == BookingStatus::Cancelled)
+    {
+        return Err(Rejection::about(Reason::Cancelled, &booking));
+    }
+    check_time(&booking, now, rules)?;
+    Ok(Verified { booking, kind })
+}
+
+/// Rules 6-9: the date and the session window, at minute precision.
+fn check_time(
+    booking: &Booking,
+    now: DateTime<chrono::FixedOffset>,
+    rules: &Rules,
+) -> Result<(), Rejection> {
+    let local = now.with_timezone(&rules.timezone).naive_local();
+    let today = local.date();
+    if booking.date < today {
+        return Err(Rejection::about(Reason::Expired, booking));
+    }
+    if booking.date > today {
+        return Err(Rejection::about(Reason::NotToday, booking));
+    }
+    let (open, close) = window(booking, rules);
+    let minute = local
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(local);
+    if minute < open {
+        return Err(Rejection {
+            opens_at: Some(open.time()),
+            ..Rejection::about(Reason::TooEarly, booking)
+        });
+    }
+    if minute > close {
+        return Err(Rejection::about(Reason::TooLate, booking));
+    }
+    Ok(())
+}
+
+/// The check-in window: from `start - early` to the minute `end + late`, inclusive.
+pub fn window(booking: &Booking, rules: &Rules) -> (NaiveDateTime, NaiveDateTime) {
+    let start = booking.date.and_time(booking.slot.start);
+    let end = booking.date.and_time(booking.slot.end);
+    (
+        start - Duration::minutes(rules.early_minutes.into()),
+        end + Duration::minutes(rules.late_minutes.into()),
+    )
+}
+
+/// True when `slot` on `date` is open for check-in at `now`.
+pub fn is_open(
+    date: NaiveDate,
+    slot: Slot,
+    now: DateTime<chrono::FixedOffset>,
+    rules: &Rules,
+) -> bool {
+    let b = Booking {
+        booking: String::new(),
+        number: String::new(),
+        date,
+        slot,
+        service: String::new(),
+        masked_name: None,
+    };
+    check_time(&b, now, rules).is_ok()
+}
+
+/// What the journal knows of a booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JournalState {
+    pub checked_in: bool,
+    /// The first ticket reached the printer.
+    pub printed: bool,
+    pub reprints_done: u32,
+}
+
+/// Rule 10 and what to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckinDecision {
+    /// First check-in: journal it, then print.
+    Accept,
+    /// Checked in before but its ticket never printed (a crash or a printer
+    /// fault): print the original ticket, no reprint used.
+    ResumePrint,
+    /// Print the same number again, marked `CETAK ULANG`.
+    Reprint,
+    /// Reprint limit reached.
+    AlreadyPrinted,
+}
+
+/// Applies rule 10 to what the journal knows of the booking.
+pub fn checkin_decision(state: Option<JournalState>, reprint_limit: u32) -> CheckinDecision {
+    match state {
+        None
+        | Some(JournalState {
+            checked_in: false, ..
+        }) => CheckinDecision::Accept,
+        Some(JournalState { printed: false, .. }) => CheckinDecision::ResumePrint,
+        Some(s) if s.reprints_done < reprint_limit => CheckinDecision::Reprint,
+        Some(_) => CheckinDecision::AlreadyPrinted,
+    }
+}
+
+/// The scanner double-read rule: the same scan within this window is ignored.
+pub const DOUBLE_READ_WINDOW_MS: i64 = 3000;
+
+/// Remembers the last scan to spot scanner double-reads.
+#[derive(Debug, Default, Clone)]
+pub struct DoubleReadFilter {
+    last: Option<(String, DateTime<chrono::Utc>)>,
+}
+
+impl DoubleReadFilter {
+    /// True when `scan` repeats the previous read within 3 seconds. The
+    /// window slides: a phone left under a scanner that re-reads it every
+    /// second stays one scan until it has been away for 3 seconds.
+    pub fn is_double(&mut self, scan: &str, at: DateTime<chrono::Utc>) -> bool {
+        let key = scan.trim();
+        let double = self.last.as_ref().is_some_and(|(prev, prev_at)| {
+            let age = at.signed_duration_since(*prev_at).num_milliseconds();
+            prev == key && (0..=DOUBLE_READ_WINDOW_MS).contains(&age)
+        });
+        self.last = Some((key.to_string(), at));
+        double
+    }
+}
+
+/// Converts a UTC instant to the office's offset (what [`verify`] takes).
+pub fn at_office(now: DateTime<chrono::Utc>, tz: Tz) -> DateTime<chrono::FixedOffset> {
+    let local = now.with_timezone(&tz);
+    local.fixed_offset()
+}
+
+/// Builds an office-local instant (for tests and the demo).
+pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Tz>> {
+    tz.from_local_datetime(&date.and_time(time)).single()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_parsing_is_strict() {
+        for (s, ok) in [
+            ("09:00-10:00", true),
+            ("13:00-14:00", true),
+            ("10:00-09:00", false),
+            ("09:00-09:00", false),
+            ("9:00-10:00", false),
+            ("09:00 10:00", false),
+            ("24:00-25:00", false),
+            ("09:0a-10:00", false),
+            ("", false),
+        ] {
+            assert_eq!(Slot::parse(s).is_some(), ok, "{s}");
+        }
+        assert_eq!(Slot::parse("09:00-10:00").unwrap().display(), "09.00-10.00");
+    }
+
+    #[test]
+    fn booking_code_shape() {
+        for (s, ok) in [
+            ("BGR-240508-00123", true),
+            ("ABCD", true),
+            ("ABC", false),
+            ("-ABC", false),
+            ("abcd", false),
+            ("A".repeat(32).as_str(), true),
+            ("A".repeat(33).as_str(), false),
+            ("AB CD", false),
+            ("AQ1.xx", false),
+        ] {
+            assert_eq!(is_booking_code(s), ok, "{s}");
+        }
+    }
+
+    #[test]
+    fn rule_ten_table() {
+        let st = |checked_in, printed, reprints_done| {
+            Some(JournalState {
+                checked_in,
+                printed,
+                reprints_done,
+            })
+        };
+        for (state, limit, expect) in [
+            (None, 1, CheckinDecision::Accept),
+            (st(false, false, 0), 1, CheckinDecision::Accept),
+            (st(true, false, 0), 1, CheckinDecision::ResumePrint),
+            (st(true, false, 1), 1, CheckinDecision::ResumePrint),
+            (st(true, true, 0), 1, CheckinDecision::Reprint),
+            (st(true, true, 1), 1, CheckinDecision::AlreadyPrinted),
+            (st(true, true, 0), 0, CheckinDecision::AlreadyPrinted),
+            (st(true, true, 2), 3, CheckinDecision::Reprint),
+        ] {
+            assert_eq!(checkin_decision(state, limit), expect, "{state:?} {limit}");
+        }
+    }
+
+    #[test]
+    fn double_read_window() {
+        let t0 = DateTime::parse_from_rfc3339("2024-05-08T02:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut f = DoubleReadFilter::default();
+        assert!(!f.is_double("ABCD", t0));
+        assert!(f.is_double("ABCD\r\n", t0 + Duration::milliseconds(2999)));
+        assert!(f.is_double("ABCD", t0 + Duration::milliseconds(5999)));
+        assert!(!f.is_double("ABCD", t0 + Duration::milliseconds(9000)));
+        assert!(!f.is_double("WXYZ", t0 + Duration::milliseconds(9100)));
+        assert!(!f.is_double("ABCD", t0 + Duration::milliseconds(9200)));
+    }
+}
