@@ -45,6 +45,8 @@ pub struct CheckinRecord {
     pub sent: bool,
     pub ahead: Option<u32>,
     pub estimated_call: Option<String>,
+    /// The central service's reason code when it refused the check-in.
+    pub refused: Option<String>,
 }
 
 /// The journal, one connection. Each owner (the kiosk loop, the outbox
@@ -68,7 +70,8 @@ CREATE TABLE IF NOT EXISTS checkins (
     reprints       INTEGER NOT NULL DEFAULT 0,
     sent_at        TEXT,
     ahead          INTEGER,
-    estimated_call TEXT
+    estimated_call TEXT,
+    refused        TEXT
 );
 CREATE TABLE IF NOT EXISTS scans (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -206,9 +209,20 @@ impl Journal {
         Ok(())
     }
 
+    /// The central service refused the check-in for good (e.g. `cancelled`
+    /// after the resident was let in offline): it leaves the outbox and is
+    /// listed in the end-of-day report for staff.
+    pub fn mark_refused(&self, booking: &str, code: &str) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE checkins SET refused = ?2 WHERE booking = ?1",
+            params![booking, code],
+        )?;
+        Ok(())
+    }
+
     /// Check-ins not yet acknowledged, oldest first (the outbox).
     pub fn outbox(&self) -> Result<Vec<CheckinRecord>, JournalError> {
-        self.select("WHERE sent_at IS NULL ORDER BY id", [])
+        self.select("WHERE sent_at IS NULL AND refused IS NULL ORDER BY id", [])
     }
 
     /// Number of check-ins waiting in the outbox.
@@ -240,7 +254,8 @@ impl Journal {
     ) -> Result<Vec<CheckinRecord>, JournalError> {
         let sql = format!(
             "SELECT id, booking, number, service, date, slot, checked_in_at, offline,
-                    printed_at IS NOT NULL, reprints, sent_at IS NOT NULL, ahead, estimated_call
+                    printed_at IS NOT NULL, reprints, sent_at IS NOT NULL, ahead, estimated_call,
+                    refused
              FROM checkins {clause}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -262,6 +277,7 @@ impl Journal {
                 sent: r.get(10)?,
                 ahead: r.get(11)?,
                 estimated_call: r.get(12)?,
+                refused: r.get(13)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -1,7 +1,17 @@
 //! antrean-kiosk: the lobby kiosk and ticket-printer daemon for Indonesian
 //! civil-registry offices. See `ARCHITECTURE.md` for the code map.
 
+pub mod app;
 pub mod central;
+pub mod clock;
 pub mod config;
 pub mod core;
+pub mod daemon;
+pub mod escpos_decode;
 pub mod journal;
+pub mod kiosk;
+pub mod logging;
+pub mod manifest_cache;
+pub mod printer;
+pub mod scanner;
+pub mod state_dir;

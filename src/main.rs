@@ -1,1 +1,202 @@
-fn main() {}
+//! `antrean-kiosk`: the command line. Thin: parses arguments, loads the
+//! configuration, and calls the library. Exit codes: 0 fine, 1 failure,
+//! 2 bad configuration or arguments.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use antrean_kiosk::app::{App, AppOptions};
+use antrean_kiosk::clock::Clock;
+use antrean_kiosk::config::Config;
+use antrean_kiosk::core::booking::{at_office, preview_booking, KeyRing};
+use antrean_kiosk::daemon::ScanSource;
+use antrean_kiosk::kiosk::{compose_ticket, sample_booking, TicketContext};
+use antrean_kiosk::logging::{self, LogFormat};
+use antrean_kiosk::printer::port::from_config;
+use antrean_kiosk::{escpos_decode, manifest_cache};
+
+#[derive(Parser)]
+#[command(
+    name = "antrean-kiosk",
+    version,
+    about = "Lobby kiosk and queue-ticket printer for Disdukcapil offices"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the kiosk daemon.
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+        /// No screen: scans from the serial scanner (or standard input), tickets to the printer.
+        #[arg(long)]
+        headless: bool,
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Validate a configuration file (exit 0 when fine, 2 with the problem).
+    CheckConfig { file: PathBuf },
+    /// Print the decoded ticket as text, exactly what the printer would get.
+    TicketPreview {
+        #[arg(long)]
+        config: PathBuf,
+        /// A booking QR token or booking code to preview.
+        #[arg(long, conflicts_with = "sample")]
+        token: Option<String>,
+        /// Preview a sample ticket.
+        #[arg(long)]
+        sample: bool,
+    },
+    /// Print a test ticket on the configured printer.
+    PrintTest {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let _failpoints = fail::FailScenario::setup();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match Config::load(&file) {
+            Ok(c) => {
+                println!(
+                    "{}: OK (office {}, kiosk {}, printer {}, {} trusted key(s))",
+                    file.display(),
+                    c.office.id,
+                    c.kiosk.id,
+                    c.printer.port,
+                    c.keys.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Run {
+            config,
+            headless,
+            log_format,
+        } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            logging::init(log_format, config.log.level.as_deref());
+            report(run(config, headless))
+        }
+        Command::TicketPreview {
+            config,
+            token,
+            sample,
+        } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            report(preview(&config, token.as_deref(), sample))
+        }
+        Command::PrintTest { config } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            report(print_test(&config))
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("antrean-kiosk: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config, headless: bool) -> anyhow::Result<()> {
+    if !headless {
+        anyhow::bail!("the screen is not part of this build yet: run with --headless");
+    }
+    let clock = Clock::from_env()?;
+    let mut app = App::start(
+        &config,
+        AppOptions {
+            clock,
+            source: ScanSource::Configured,
+            reports: None,
+        },
+    )?;
+    app.wait();
+    app.stop();
+    Ok(())
+}
+
+/// The booking a preview shows: a verified token (any date), a cached
+/// booking code, or the sample.
+fn preview(config: &Config, token: Option<&str>, sample: bool) -> anyhow::Result<()> {
+    let clock = Clock::from_env()?;
+    let now = at_office(clock.now(), config.timezone());
+    let manifest = manifest_cache::load(&config.kiosk.state_dir, now.date_naive())
+        .ok()
+        .flatten();
+    let booking = match (token, sample) {
+        (Some(scan), _) => {
+            let mut keys = KeyRing::new(config.trusted_keys());
+            if let Some(m) = &manifest {
+                keys.extend(m.trusted_keys());
+            }
+            // A preview checks the signature and the office but not the time.
+            preview_booking(scan, &config.rules(), &keys, manifest.as_ref())
+                .map_err(|r| anyhow::anyhow!("this scan would be refused: {}", r.reason))?
+        }
+        _ => sample_booking(now.date_naive()),
+    };
+    let ctx = TicketContext::from_config(config, manifest.as_ref());
+    let ticket = compose_ticket(&ctx, &booking, now, false, None, None);
+    let bytes = antrean_kiosk::printer::encode::encode_ticket(&ticket);
+    let elements = escpos_decode::decode(&bytes).context("decoding our own ticket")?;
+    print!(
+        "{}",
+        escpos_decode::render_text(&elements, config.printer.columns)
+    );
+    println!("({} bytes)", bytes.len());
+    Ok(())
+}
+
+fn print_test(config: &Config) -> anyhow::Result<()> {
+    let clock = Clock::from_env()?;
+    let now = at_office(clock.now(), config.timezone());
+    let booking = sample_booking(now.date_naive());
+    let ctx = TicketContext::from_config(config, None);
+    let ticket = compose_ticket(&ctx, &booking, now, false, None, None);
+    let bytes = antrean_kiosk::printer::encode::encode_ticket(&ticket);
+    let mut printer = from_config(&config.printer, &config.kiosk.state_dir);
+    printer
+        .print(&bytes, "test")
+        .with_context(|| format!("printing on {}", printer.describe()))?;
+    println!(
+        "test ticket sent to {} ({} bytes)",
+        printer.describe(),
+        bytes.len()
+    );
+    Ok(())
+}

@@ -1,4 +1,7 @@
-//! The central booking service: its wire types, the kiosk's client, and the
-//! reference server (`antrean-central`).
+//! The central booking service: its wire types, the kiosk's client and
+//! sync tasks, and the reference server (`antrean-central`).
 
 pub mod api;
+pub mod backoff;
+pub mod client;
+pub mod sync;

@@ -282,6 +282,16 @@ impl Rejection {
         }
     }
 
+    /// `invalid_format` (framing garbage, unreadable scans).
+    pub fn invalid_format() -> Rejection {
+        Rejection::new(Reason::InvalidFormat)
+    }
+
+    /// `already_printed` for a booking (rule 10).
+    pub fn already_printed(b: &Booking) -> Rejection {
+        Rejection::about(Reason::AlreadyPrinted, b)
+    }
+
     fn about(reason: Reason, b: &Booking) -> Rejection {
         Rejection {
             reason,
@@ -411,6 +421,33 @@ pub fn verify(
     keys: &KeyRing,
     manifest: Option<&Manifest>,
 ) -> Result<Verified, Rejection> {
+    let today = now.with_timezone(&rules.timezone).date_naive();
+    let todays = manifest.filter(|m| m.date == today && m.office == rules.office);
+    let verified = identify(raw, rules, keys, todays, manifest)?;
+    check_time(&verified.booking, now, rules)?;
+    Ok(verified)
+}
+
+/// Rules 1-5 only (format, key, signature, office, cancelled): what a
+/// ticket preview needs, whatever the date.
+pub fn preview_booking(
+    raw: &str,
+    rules: &Rules,
+    keys: &KeyRing,
+    manifest: Option<&Manifest>,
+) -> Result<Booking, Rejection> {
+    identify(raw, rules, keys, manifest, manifest).map(|v| v.booking)
+}
+
+/// Rules 1-5. Plain codes are looked up in `codes`; the cancelled rule uses
+/// `statuses`.
+fn identify(
+    raw: &str,
+    rules: &Rules,
+    keys: &KeyRing,
+    codes: Option<&Manifest>,
+    statuses: Option<&Manifest>,
+) -> Result<Verified, Rejection> {
     let (booking, kind) = match parse_scan(raw)? {
         Parsed::Token {
             kid,
@@ -420,10 +457,7 @@ pub fn verify(
             signature,
         } => {
             let Some(key) = keys.get(&kid) else {
-                return Err(Rejection {
-                    booking: None,
-                    ..Rejection::new(Reason::UnknownKey)
-                });
+                return Err(Rejection::new(Reason::UnknownKey));
             };
             if key.verify(signed.as_bytes(), &signature).is_err() {
                 return Err(Rejection::new(Reason::BadSignature));
@@ -434,11 +468,7 @@ pub fn verify(
             (booking, ScanKind::Token)
         }
         Parsed::Code(code) => {
-            let today = now.with_timezone(&rules.timezone).date_naive();
-            let found = manifest
-                .filter(|m| m.date == today && m.office == rules.office)
-                .and_then(|m| m.booking(&code));
-            let Some(entry) = found else {
+            let Some(entry) = codes.and_then(|m| m.booking(&code)) else {
                 return Err(Rejection {
                     booking: Some(code),
                     ..Rejection::new(Reason::UnknownBooking)
@@ -447,13 +477,13 @@ pub fn verify(
             (entry, ScanKind::Code)
         }
     };
-    if manifest
+    let cancelled = statuses
+        .filter(|m| m.date == booking.date)
         .and_then(|m| m.status_of(&booking.booking))
-        .is_some_and(|s| s == BookingStatus::Cancelled)
-    {
+        == Some(BookingStatus::Cancelled);
+    if cancelled {
         return Err(Rejection::about(Reason::Cancelled, &booking));
     }
-    check_time(&booking, now, rules)?;
     Ok(Verified { booking, kind })
 }
 

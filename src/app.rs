@@ -1,0 +1,291 @@
+//! The whole kiosk process, assembled: the kiosk loop and its scan sources
+//! (`daemon`), and, when `[central]` is configured, the sync tasks on a
+//! tokio runtime. `run` (headless or with screens), the tests and the
+//! benchmarks all start the product through [`App::start`].
+
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::central::api::PrinterHealth;
+use crate::central::client::CentralClient;
+use crate::central::sync::{self, Link, LinkStatus, SyncShared};
+use crate::clock::Clock;
+use crate::config::{CentralConfig, Config};
+use crate::daemon::{Daemon, ScanSource, StartError};
+use crate::journal::Journal;
+use crate::kiosk::{Event, ScanReport};
+
+/// Why the central link cannot be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    #[error("cannot read the central token file {path}: {reason}")]
+    TokenFile { path: String, reason: String },
+    #[error("the central token file {path} can be read by other users (mode {mode:o}); refusing to start. Fix it with: chmod 600 {path}")]
+    TokenFileOpen { path: String, mode: u32 },
+    #[error("the central token is empty: set [central] token or token_file")]
+    NoToken,
+    #[error(transparent)]
+    Client(#[from] crate::central::client::ClientError),
+}
+
+/// Reads the kiosk token from the config or its token file. A token file
+/// that group or others may read is refused.
+pub fn read_token(central: &CentralConfig) -> Result<String, LinkError> {
+    if let Some(path) = &central.token_file {
+        use std::os::unix::fs::PermissionsExt;
+        let shown = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|e| LinkError::TokenFile {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(LinkError::TokenFileOpen { path: shown, mode });
+        }
+        let token = std::fs::read_to_string(path).map_err(|e| LinkError::TokenFile {
+            path: shown,
+            reason: e.to_string(),
+        })?;
+        let token = token.trim().to_string();
+        if token.is_empty() {
+            return Err(LinkError::NoToken);
+        }
+        return Ok(token);
+    }
+    match central.token.as_deref().map(str::trim) {
+        Some(t) if !t.is_empty() => Ok(t.to_string()),
+        _ => Err(LinkError::NoToken),
+    }
+}
+
+/// Why the process cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot start the embedded central service: {0}")]
+    Embedded(String),
+}
+
+/// Options for [`App::start`].
+pub struct AppOptions {
+    pub clock: Clock,
+    pub source: ScanSource,
+    /// Scan reports also go here (screens, tests).
+    pub reports: Option<Sender<ScanReport>>,
+}
+
+/// The running kiosk process.
+pub struct App {
+    runtime: tokio::runtime::Runtime,
+    daemon: Option<Daemon>,
+    shutdown: watch::Sender<bool>,
+    status: watch::Receiver<LinkStatus>,
+    printer: watch::Receiver<PrinterHealth>,
+}
+
+impl App {
+    /// Starts everything the configuration asks for.
+    pub fn start(config: &Config, options: AppOptions) -> Result<App, AppError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("antrean-io")
+            .enable_all()
+            .build()
+            .map_err(AppError::Runtime)?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let status = watch::Sender::new(LinkStatus::default());
+        let status_rx = status.subscribe();
+        let printer_rx;
+        let daemon = match &config.central {
+            None => {
+                let d =
+                    Daemon::start(config, options.clock, options.source, options.reports, None)?;
+                printer_rx = d.printer_health();
+                d
+            }
+            Some(central) => {
+                let token = read_token(central)?;
+                let client = CentralClient::new(&central.url, &config.office.id, &token)
+                    .map_err(LinkError::from)?;
+                let nudge = std::sync::Arc::new(tokio::sync::Notify::new());
+                // The kiosk loop needs the link, and the sync tasks the
+                // loop's printer state: build the link first, wire after.
+                let (printer_tx, printer_watch) = watch::channel(PrinterHealth {
+                    state: "ok".into(),
+                    detail: None,
+                });
+                let shared = SyncShared {
+                    client,
+                    clock: options.clock,
+                    timezone: config.timezone(),
+                    kiosk_id: config.kiosk.id.clone(),
+                    state_dir: config.kiosk.state_dir.clone(),
+                    status: std::sync::Arc::new(status),
+                    nudge,
+                    printer: printer_watch,
+                };
+                let link = Link::new(shared.clone(), runtime.handle().clone());
+                let d = Daemon::start(
+                    config,
+                    options.clock,
+                    options.source,
+                    options.reports,
+                    Some(Box::new(link)),
+                )?;
+                printer_rx = d.printer_health();
+                forward_printer(
+                    &runtime,
+                    printer_rx.clone(),
+                    printer_tx,
+                    shutdown_rx.clone(),
+                );
+                let outbox_journal =
+                    Journal::open(&config.kiosk.state_dir).map_err(StartError::from)?;
+                runtime.spawn(sync::run_outbox(
+                    shared.clone(),
+                    outbox_journal,
+                    shutdown_rx.clone(),
+                ));
+                runtime.spawn(sync::run_manifest(
+                    shared.clone(),
+                    d.sender(),
+                    Duration::from_secs(central.manifest_refresh_seconds),
+                    shutdown_rx.clone(),
+                ));
+                runtime.spawn(sync::run_health(
+                    shared.clone(),
+                    Duration::from_secs(30),
+                    shutdown_rx.clone(),
+                ));
+                d
+            }
+        };
+        Ok(App {
+            runtime,
+            daemon: Some(daemon),
+            shutdown,
+            status: status_rx,
+            printer: printer_rx,
+        })
+    }
+
+    /// Sends events (scans from the screen) to the kiosk loop.
+    pub fn sender(&self) -> Sender<Event> {
+        self.daemon.as_ref().expect("running").sender()
+    }
+
+    /// The central link's state.
+    pub fn link_status(&self) -> watch::Receiver<LinkStatus> {
+        self.status.clone()
+    }
+
+    /// The printer's state.
+    pub fn printer_health(&self) -> watch::Receiver<PrinterHealth> {
+        self.printer.clone()
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+
+    /// Blocks until a stop signal (SIGINT/SIGTERM) or the end of input.
+    pub fn wait(&mut self) {
+        let finished = self.daemon.as_mut().expect("running").finished();
+        self.runtime.block_on(async {
+            tokio::select! {
+                _ = shutdown_signal() => tracing::info!("stop requested"),
+                _ = finished => tracing::info!("input ended"),
+            }
+        });
+    }
+
+    /// Stops the sync tasks and the kiosk loop (the scan in hand finishes).
+    pub fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(d) = self.daemon.take() {
+            d.shutdown();
+        }
+        self.runtime.shutdown_timeout(Duration::from_secs(2));
+    }
+}
+
+fn forward_printer(
+    runtime: &tokio::runtime::Runtime,
+    mut from: watch::Receiver<PrinterHealth>,
+    to: watch::Sender<PrinterHealth>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    runtime.spawn(async move {
+        loop {
+            let h = from.borrow_and_update().clone();
+            to.send_if_modified(|cur| {
+                let changed = *cur != h;
+                *cur = h;
+                changed
+            });
+            tokio::select! {
+                r = from.changed() => if r.is_err() { return },
+                _ = shutdown.changed() => return,
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    fn central(token: Option<&str>, file: Option<&Path>) -> CentralConfig {
+        CentralConfig {
+            url: "http://127.0.0.1:1".into(),
+            token: token.map(str::to_string),
+            token_file: file.map(Path::to_path_buf),
+            answer_deadline_ms: 800,
+            manifest_refresh_seconds: 180,
+            simulate_counters_seconds: 0,
+        }
+    }
+
+    #[test]
+    fn token_file_must_be_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read_token(&central(None, Some(&path)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_token(&central(None, Some(&path))).unwrap(), "s3cret");
+        assert_eq!(read_token(&central(Some(" t "), None)).unwrap(), "t");
+        assert!(read_token(&central(None, None)).is_err());
+        assert!(read_token(&central(None, Some(&dir.path().join("none")))).is_err());
+    }
+}

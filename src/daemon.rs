@@ -1,0 +1,135 @@
+//! Starting and stopping the kiosk daemon: prepares the state directory,
+//! opens the journal and the printer, starts the kiosk loop and the scan
+//! sources. The caller decides when to stop (a signal, end of input, a test).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+
+use crate::central::api::PrinterHealth;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::journal::{Journal, JournalError};
+use crate::kiosk::{CentralLink, Event, Kiosk, ScanReport};
+use crate::state_dir::StateDirError;
+
+/// Why the daemon cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error(transparent)]
+    StateDir(#[from] StateDirError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// Where scans come from in headless mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanSource {
+    /// `[scanner]` if configured, else standard input.
+    Configured,
+    /// Only what is sent through [`Daemon::sender`] (UI, tests).
+    None,
+}
+
+/// A running daemon.
+pub struct Daemon {
+    tx: Sender<Event>,
+    stop: Arc<AtomicBool>,
+    kiosk: Option<std::thread::JoinHandle<()>>,
+    scanner: Option<std::thread::JoinHandle<()>>,
+    done: Option<tokio::sync::oneshot::Receiver<()>>,
+    printer_health: tokio::sync::watch::Receiver<PrinterHealth>,
+}
+
+impl Daemon {
+    /// Starts the kiosk loop and its scan source.
+    pub fn start(
+        config: &Config,
+        clock: Clock,
+        source: ScanSource,
+        reports: Option<Sender<ScanReport>>,
+        central: Option<Box<dyn CentralLink>>,
+    ) -> Result<Daemon, StartError> {
+        crate::state_dir::prepare(&config.kiosk.state_dir)?;
+        let journal = Journal::open(&config.kiosk.state_dir)?;
+        let printer = crate::printer::port::from_config(&config.printer, &config.kiosk.state_dir);
+        tracing::info!(printer = %printer.describe(), state_dir = %config.kiosk.state_dir.display(),
+            shifted_clock = clock.is_shifted(), "starting");
+        let mut kiosk = Kiosk::new(config, journal, printer, clock);
+        if let Some(r) = reports {
+            kiosk.report_to(r);
+        }
+        if let Some(link) = central {
+            kiosk = kiosk.with_central(link);
+        }
+        let printer_health = kiosk.printer_health();
+        let (tx, rx) = channel();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let kiosk = std::thread::Builder::new()
+            .name("kiosk".into())
+            .spawn(move || {
+                kiosk.run(rx);
+                let _ = done_tx.send(());
+            })
+            .expect("spawning the kiosk thread");
+        let stop = Arc::new(AtomicBool::new(false));
+        let scanner = match (source, &config.scanner) {
+            (ScanSource::None, _) => None,
+            (ScanSource::Configured, Some(sc)) => Some(crate::scanner::spawn_serial(
+                sc.clone(),
+                tx.clone(),
+                stop.clone(),
+            )),
+            (ScanSource::Configured, None) => {
+                tracing::info!(
+                    "no [scanner] configured: reading scans from standard input, one per line"
+                );
+                Some(crate::scanner::spawn_stdin(tx.clone()))
+            }
+        };
+        tracing::info!("ready to scan");
+        Ok(Daemon {
+            tx,
+            stop,
+            kiosk: Some(kiosk),
+            scanner,
+            done: Some(done_rx),
+            printer_health,
+        })
+    }
+
+    /// The printer's state as the kiosk loop last saw it.
+    pub fn printer_health(&self) -> tokio::sync::watch::Receiver<PrinterHealth> {
+        self.printer_health.clone()
+    }
+
+    /// Sends events (scans from the UI, manifests) to the kiosk loop.
+    pub fn sender(&self) -> Sender<Event> {
+        self.tx.clone()
+    }
+
+    /// Resolves when the kiosk loop ended by itself (end of input).
+    pub fn finished(&mut self) -> tokio::sync::oneshot::Receiver<()> {
+        self.done
+            .take()
+            .unwrap_or_else(|| tokio::sync::oneshot::channel().1)
+    }
+
+    /// Stops after the scan in hand (its ticket is finished or journaled as
+    /// not printed) and waits for the loop.
+    pub fn shutdown(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.tx.send(Event::Shutdown);
+        if let Some(k) = self.kiosk.take() {
+            let _ = k.join();
+        }
+        // The stdin reader may block in read(): it is not joined.
+        if let Some(s) = self.scanner.take() {
+            if s.is_finished() {
+                let _ = s.join();
+            }
+        }
+        tracing::info!("stopped");
+    }
+}

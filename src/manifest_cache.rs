@@ -1,0 +1,107 @@
+//! The manifest cache on disk: one JSON file per date in
+//! `state_dir/manifests/`, written atomically, read at start and whenever
+//! the date changes, so the kiosk checks people in while the central
+//! service is unreachable. Fetching is the central client's job.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::core::manifest::Manifest;
+
+/// The cache directory of a state directory.
+pub fn dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("manifests")
+}
+
+fn file(state_dir: &Path, date: NaiveDate) -> PathBuf {
+    dir(state_dir).join(format!("{date}.json"))
+}
+
+/// A cached manifest could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    #[error("cannot write the manifest cache {path}: {source}. Check free disk space and the permissions of state_dir.")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cached manifest {path} is damaged ({reason}); it will be fetched again")]
+    Damaged { path: PathBuf, reason: String },
+}
+
+/// Loads the cached manifest of `date`; `Ok(None)` when none is cached.
+pub fn load(state_dir: &Path, date: NaiveDate) -> Result<Option<Manifest>, CacheError> {
+    let path = file(state_dir, date);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(CacheError::Damaged {
+                path,
+                reason: e.to_string(),
+            })
+        }
+    };
+    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| CacheError::Damaged {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    if manifest.date != date {
+        return Err(CacheError::Damaged {
+            path,
+            reason: format!("it is for {}", manifest.date),
+        });
+    }
+    Ok(Some(manifest))
+}
+
+/// Stores a manifest (atomically: a crash leaves the old or the new file).
+pub fn store(state_dir: &Path, manifest: &Manifest) -> Result<PathBuf, CacheError> {
+    let path = file(state_dir, manifest.date);
+    let err = |source| CacheError::Write {
+        path: path.clone(),
+        source,
+    };
+    crate::state_dir::create_private_dir(&dir(state_dir)).map_err(err)?;
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
+    crate::state_dir::write_private(&tmp, &text).map_err(err)?;
+    std::fs::rename(&tmp, &path).map_err(err)?;
+    Ok(path)
+}
+
+/// Modification time of the cached file, to notice a newer copy.
+pub fn modified(state_dir: &Path, date: NaiveDate) -> Option<std::time::SystemTime> {
+    std::fs::metadata(file(state_dir, date))
+        .and_then(|m| m.modified())
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_and_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let date = NaiveDate::from_ymd_opt(2024, 5, 8).unwrap();
+        assert!(load(dir.path(), date).unwrap().is_none());
+        let m = Manifest {
+            office: "kota-bogor".into(),
+            date,
+            timezone: "Asia/Jakarta".into(),
+            office_name: None,
+            sessions: vec![],
+            services: vec![],
+            counters: vec![],
+            keys: vec![],
+            bookings: vec![],
+        };
+        store(dir.path(), &m).unwrap();
+        assert_eq!(load(dir.path(), date).unwrap(), Some(m));
+        std::fs::write(file(dir.path(), date), "{broken").unwrap();
+        assert!(load(dir.path(), date).is_err());
+    }
+}

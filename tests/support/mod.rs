@@ -1,0 +1,381 @@
+//! Shared test support: a temporary office (config, state dir, keys from the
+//! spec vectors), pseudo-terminal scanner and printer, the real daemon
+//! binary with its JSON log read line by line, and waiting on conditions
+//! with a deadline (never fixed sleeps).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::{Signer, SigningKey};
+use serialport::{SerialPort, TTYPort};
+
+/// Test key k2024a of the spec vectors (tests only).
+pub const KID: &str = "k2024a";
+pub const PUBLIC_KEY: &str = "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q";
+pub const PRIVATE_SEED: &str = "dp2AOi_aCDZ4Rnps54Ry00O70IyX2AZ9iL5xDXb0ly8";
+/// The vectors' day, 20 minutes into the 09:00 session.
+pub const NOW: &str = "2024-05-08T09:20:00+07:00";
+pub const OFFICE: &str = "kota-bogor";
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > limit {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// Signs an `AQ1.` token with the vectors' k2024a key.
+pub fn token(booking: &str, number: &str, date: &str, slot: &str, service: &str) -> String {
+    token_with(
+        KID,
+        PRIVATE_SEED,
+        OFFICE,
+        booking,
+        number,
+        date,
+        slot,
+        service,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn token_with(
+    kid: &str,
+    seed: &str,
+    office: &str,
+    booking: &str,
+    number: &str,
+    date: &str,
+    slot: &str,
+    service: &str,
+) -> String {
+    let payload = serde_json::json!({
+        "kid": kid, "office": office, "booking": booking, "date": date,
+        "slot": slot, "service": service, "number": number,
+    });
+    let signed = format!(
+        "AQ1.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap())
+    );
+    let seed: [u8; 32] = URL_SAFE_NO_PAD.decode(seed).unwrap().try_into().unwrap();
+    let sig = SigningKey::from_bytes(&seed).sign(signed.as_bytes());
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+}
+
+/// A pseudo-terminal pair: the daemon opens `path` (a stable symlink, like
+/// a udev `by-id` path), the test holds the master end.
+pub struct Pty {
+    pub master: TTYPort,
+    pub slave: TTYPort,
+}
+
+impl Pty {
+    pub fn new() -> Pty {
+        let (mut master, slave) = TTYPort::pair().expect("a pseudo-terminal pair");
+        master.set_timeout(Duration::from_millis(50)).unwrap();
+        Pty { master, slave }
+    }
+
+    pub fn slave_path(&self) -> String {
+        self.slave.name().expect("pty slave has a name")
+    }
+
+    /// Points the symlink `link` at this pty's slave.
+    pub fn link_at(&self, link: &Path) {
+        let _ = std::fs::remove_file(link);
+        std::os::unix::fs::symlink(self.slave_path(), link).unwrap();
+    }
+}
+
+/// Collects everything written to a pty master, on a thread.
+pub struct PrinterTap {
+    pub bytes: Arc<Mutex<Vec<u8>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Pty>>,
+}
+
+impl PrinterTap {
+    pub fn start(mut pty: Pty) -> PrinterTap {
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (b, s) = (bytes.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                match pty.master.read(&mut buf) {
+                    Ok(n) if n > 0 => b.lock().unwrap().extend_from_slice(&buf[..n]),
+                    _ => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+            pty
+        });
+        PrinterTap {
+            bytes,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.bytes.lock().unwrap().clone()
+    }
+
+    /// The tickets received so far: the stream split at each `ESC @`.
+    pub fn tickets(&self) -> Vec<Vec<u8>> {
+        split_tickets(&self.snapshot())
+    }
+
+    /// Waits until `n` complete tickets (ending with a cut) arrived.
+    pub fn wait_tickets(&self, n: usize) -> Vec<Vec<u8>> {
+        wait_for(&format!("{n} ticket(s) on the printer"), LIMIT, || {
+            let t = self.tickets();
+            (t.len() >= n && t.iter().take(n).all(|t| ends_with_cut(t))).then_some(t)
+        })
+    }
+
+    /// Stops the reader and gives the pty back.
+    pub fn stop(mut self) -> Pty {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+/// Splits a printer byte stream into tickets at each `ESC @`.
+pub fn split_tickets(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut starts: Vec<usize> = bytes
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| w == &[0x1b, 0x40])
+        .map(|(i, _)| i)
+        .collect();
+    starts.push(bytes.len());
+    starts
+        .windows(2)
+        .map(|w| bytes[w[0]..w[1]].to_vec())
+        .collect()
+}
+
+fn ends_with_cut(ticket: &[u8]) -> bool {
+    antrean_kiosk::escpos_decode::decode(ticket)
+        .map(|els| {
+            els.iter()
+                .any(|e| matches!(e, antrean_kiosk::escpos_decode::Element::Cut { .. }))
+        })
+        .unwrap_or(false)
+}
+
+/// A temporary office: state dir, config file, links for the ports.
+pub struct Office {
+    pub dir: tempfile::TempDir,
+    pub state_dir: PathBuf,
+    pub config: PathBuf,
+    pub printer_link: PathBuf,
+    pub scanner_link: PathBuf,
+}
+
+impl Office {
+    /// An office whose printer and scanner are the symlinks in its dir.
+    pub fn new(extra: &str) -> Office {
+        let dir = tempfile::tempdir().unwrap();
+        let state_dir = dir.path().join("state");
+        let printer_link = dir.path().join("printer");
+        let scanner_link = dir.path().join("scanner");
+        let config = dir.path().join("kiosk.toml");
+        let office = Office {
+            state_dir,
+            config,
+            printer_link,
+            scanner_link,
+            dir,
+        };
+        office.write_config(&format!(
+            "[printer]\nport = \"{}\"\nbaud = 19200\ncolumns = 48\nwrite_timeout_ms = 2000\n\n[scanner]\nport = \"{}\"\nbaud = 9600\nidle_ms = 100\n{extra}",
+            office.printer_link.display(),
+            office.scanner_link.display()
+        ));
+        office
+    }
+
+    /// Writes the config with `[office]`, `[kiosk]`, `[[keys]]` and `rest`.
+    pub fn write_config(&self, rest: &str) {
+        let text = format!(
+            r#"[office]
+id = "{OFFICE}"
+name = "Dinas Kependudukan dan Pencatatan Sipil Kota Bogor"
+timezone = "Asia/Jakarta"
+
+[kiosk]
+id = "lobby-1"
+state_dir = "{}"
+early_minutes = 30
+late_minutes = 15
+reprint_limit = 1
+
+[[keys]]
+kid = "{KID}"
+public_key = "{PUBLIC_KEY}"
+
+{rest}
+"#,
+            self.state_dir.display()
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    /// Caches the vectors' manifest of 2024-05-08 in the state dir.
+    pub fn cache_vector_manifest(&self) {
+        let m = serde_json::json!({
+            "office": OFFICE, "date": "2024-05-08", "timezone": "Asia/Jakarta",
+            "office_name": "Disdukcapil Kota Bogor",
+            "sessions": [{"slot": "08:00-09:00", "letter": "A", "quota": 50},
+                         {"slot": "09:00-10:00", "letter": "B", "quota": 50}],
+            "services": [{"code": "KTP-EL", "name": "KTP Elektronik"},
+                         {"code": "KK", "name": "Kartu Keluarga"}],
+            "counters": [{"id": "1", "label": "Loket 1"}],
+            "keys": [],
+            "bookings": [
+                {"booking": "BGR-240508-00123", "number": "B-015", "slot": "09:00-10:00", "service": "KTP-EL", "status": "booked"},
+                {"booking": "BGR-240508-00007", "number": "A-007", "slot": "08:00-09:00", "service": "KK", "status": "booked"},
+                {"booking": "BGR-240508-00200", "number": "E-011", "slot": "13:00-14:00", "service": "AKTA-LAHIR", "status": "cancelled"}
+            ]
+        });
+        let dir = self.state_dir.join("manifests");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("2024-05-08.json"), m.to_string()).unwrap();
+    }
+
+    pub fn journal(&self) -> PathBuf {
+        self.state_dir.join("journal.sqlite3")
+    }
+
+    /// Reads the journal's check-ins: (booking, number, printed, reprints).
+    pub fn checkins(&self) -> Vec<(String, String, bool, u32)> {
+        let Ok(conn) = rusqlite::Connection::open_with_flags(
+            self.journal(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        ) else {
+            return vec![];
+        };
+        let Ok(mut stmt) = conn.prepare(
+            "SELECT booking, number, printed_at IS NOT NULL, reprints FROM checkins ORDER BY id",
+        ) else {
+            return vec![];
+        };
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+}
+
+/// The real daemon binary, headless, with its JSON log collected.
+pub struct DaemonProcess {
+    pub child: Child,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl DaemonProcess {
+    pub fn start(office: &Office, envs: &[(&str, &str)]) -> DaemonProcess {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_antrean-kiosk"));
+        cmd.args(["run", "--headless", "--log-format", "json", "--config"])
+            .arg(&office.config)
+            .env("ANTREAN_NOW", NOW)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("starting antrean-kiosk");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let l = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                l.lock().unwrap().push(line);
+            }
+        });
+        let d = DaemonProcess { child, log };
+        d.wait_log("ready to scan");
+        d
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn wait_log(&self, needle: &str) -> String {
+        wait_for(&format!("log line containing {needle:?}"), LIMIT, || {
+            self.lines().into_iter().find(|l| l.contains(needle))
+        })
+    }
+
+    /// The JSON scan lines logged so far.
+    pub fn scans(&self) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.get("outcome").is_some())
+            .collect()
+    }
+
+    /// Waits for the `n`-th scan line (1-based) and returns it.
+    pub fn wait_scan(&self, n: usize) -> serde_json::Value {
+        wait_for(&format!("scan log line #{n}"), LIMIT, || {
+            self.scans().get(n - 1).cloned()
+        })
+    }
+
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scanner the test types into (the master end of a pty).
+pub struct Scanner {
+    pub pty: Pty,
+}
+
+impl Scanner {
+    pub fn scan(&mut self, text: &str) {
+        self.send(format!("{text}\r\n").as_bytes());
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.pty.master.write_all(bytes).unwrap();
+        self.pty.master.flush().unwrap();
+    }
+}
