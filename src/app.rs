@@ -4,6 +4,7 @@
 //! benchmarks all start the product through [`App::start`].
 
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -16,6 +17,8 @@ use crate::config::{CentralConfig, Config};
 use crate::daemon::{Daemon, ScanSource, StartError};
 use crate::journal::Journal;
 use crate::kiosk::{Event, ScanReport};
+use crate::metrics::Metrics;
+use crate::status_server::StatusSources;
 
 /// Why the central link cannot be set up.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +74,8 @@ pub enum AppError {
     Link(#[from] LinkError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("cannot start the status endpoint: {0}. Check [status] listen.")]
+    Status(std::io::Error),
     #[error("cannot start the embedded central service: {0}")]
     Embedded(String),
 }
@@ -83,6 +88,17 @@ pub struct AppOptions {
     pub reports: Option<Sender<ScanReport>>,
 }
 
+impl AppOptions {
+    /// System or `ANTREAN_NOW` clock, scans from the configured source.
+    pub fn configured(clock: Clock) -> AppOptions {
+        AppOptions {
+            clock,
+            source: ScanSource::Configured,
+            reports: None,
+        }
+    }
+}
+
 /// The running kiosk process.
 pub struct App {
     runtime: tokio::runtime::Runtime,
@@ -90,6 +106,8 @@ pub struct App {
     shutdown: watch::Sender<bool>,
     status: watch::Receiver<LinkStatus>,
     printer: watch::Receiver<PrinterHealth>,
+    metrics: Arc<Metrics>,
+    status_addr: Option<std::net::SocketAddr>,
 }
 
 impl App {
@@ -102,13 +120,20 @@ impl App {
             .build()
             .map_err(AppError::Runtime)?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let metrics = Arc::new(Metrics::new());
         let status = watch::Sender::new(LinkStatus::default());
         let status_rx = status.subscribe();
         let printer_rx;
         let daemon = match &config.central {
             None => {
-                let d =
-                    Daemon::start(config, options.clock, options.source, options.reports, None)?;
+                let d = Daemon::start(
+                    config,
+                    options.clock,
+                    options.source,
+                    options.reports,
+                    None,
+                    metrics.clone(),
+                )?;
                 printer_rx = d.printer_health();
                 d
             }
@@ -140,6 +165,7 @@ impl App {
                     options.source,
                     options.reports,
                     Some(Box::new(link)),
+                    metrics.clone(),
                 )?;
                 printer_rx = d.printer_health();
                 forward_printer(
@@ -169,7 +195,30 @@ impl App {
                 d
             }
         };
+        let has_central = config.central.is_some();
+        let status_addr = match &config.status {
+            None => None,
+            Some(sc) => {
+                let sources = StatusSources {
+                    metrics: metrics.clone(),
+                    printer: printer_rx.clone(),
+                    link: has_central.then(|| status_rx.clone()),
+                    clock: options.clock,
+                };
+                let addr = runtime
+                    .block_on(crate::status_server::serve(
+                        sc.listen,
+                        sources,
+                        shutdown_rx.clone(),
+                    ))
+                    .map_err(AppError::Status)?;
+                tracing::info!(%addr, "status endpoint listening");
+                Some(addr)
+            }
+        };
         Ok(App {
+            metrics,
+            status_addr,
             runtime,
             daemon: Some(daemon),
             shutdown,
@@ -191,6 +240,16 @@ impl App {
     /// The printer's state.
     pub fn printer_health(&self) -> watch::Receiver<PrinterHealth> {
         self.printer.clone()
+    }
+
+    /// The kiosk's metrics.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Where the status endpoint listens, when configured.
+    pub fn status_addr(&self) -> Option<std::net::SocketAddr> {
+        self.status_addr
     }
 
     pub fn runtime(&self) -> &tokio::runtime::Runtime {

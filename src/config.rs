@@ -49,6 +49,8 @@ pub struct Config {
     pub ui: UiConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub status: Option<StatusConfig>,
     /// Where the file was read from (for messages); not a key in the file.
     #[serde(skip)]
     pub source: PathBuf,
@@ -173,6 +175,14 @@ pub struct LogConfig {
     /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it.
     #[serde(default)]
     pub level: Option<String>,
+}
+
+/// The local status endpoint (`/healthz`, `/metrics`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusConfig {
+    /// A loopback address and port, e.g. `127.0.0.1:9180`.
+    pub listen: std::net::SocketAddr,
 }
 
 fn default_timezone() -> String {
@@ -346,6 +356,14 @@ impl Config {
                 return Err(self.invalid("central.token", "is missing (or set central.token_file)"));
             }
         }
+        if let Some(status) = &self.status {
+            if !status.listen.ip().is_loopback() {
+                return Err(self.invalid(
+                    "status.listen",
+                    "must be a loopback address such as 127.0.0.1:9180 (the endpoint is for this machine only)",
+                ));
+            }
+        }
         if self.ticket.footer.len() > 4 {
             return Err(self.invalid("ticket.footer", "may hold at most 4 lines"));
         }
@@ -467,6 +485,11 @@ port = "virtual"
             ),
             ("[printer]", "[printer]\nport2 = 1", "port2"),
             ("state_dir = \"/tmp/x\"", "", "state_dir"),
+            (
+                "[printer]",
+                "[status]\nlisten = \"0.0.0.0:9180\"\n[printer]",
+                "status.listen",
+            ),
         ];
         for (from, to, key) in cases {
             check(&GOOD.replacen(from, to, 1), Some(key));

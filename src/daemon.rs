@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::journal::{Journal, JournalError};
 use crate::kiosk::{CentralLink, Event, Kiosk, ScanReport};
+use crate::metrics::Metrics;
 use crate::state_dir::StateDirError;
 
 /// Why the daemon cannot start.
@@ -50,13 +51,14 @@ impl Daemon {
         source: ScanSource,
         reports: Option<Sender<ScanReport>>,
         central: Option<Box<dyn CentralLink>>,
+        metrics: Arc<Metrics>,
     ) -> Result<Daemon, StartError> {
         crate::state_dir::prepare(&config.kiosk.state_dir)?;
         let journal = Journal::open(&config.kiosk.state_dir)?;
         let printer = crate::printer::port::from_config(&config.printer, &config.kiosk.state_dir);
         tracing::info!(printer = %printer.describe(), state_dir = %config.kiosk.state_dir.display(),
             shifted_clock = clock.is_shifted(), "starting");
-        let mut kiosk = Kiosk::new(config, journal, printer, clock);
+        let mut kiosk = Kiosk::new(config, journal, printer, clock).with_metrics(metrics);
         if let Some(r) = reports {
             kiosk.report_to(r);
         }

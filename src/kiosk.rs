@@ -6,7 +6,8 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use chrono_tz::Tz;
@@ -22,6 +23,7 @@ use crate::core::framing::Frame;
 use crate::core::manifest::{default_service_name, Manifest};
 use crate::core::ticket::{compose, Ticket, TicketInput};
 use crate::journal::{Journal, JournalError};
+use crate::metrics::Metrics;
 use crate::printer::port::TicketPrinter;
 
 /// Everything the kiosk loop reacts to.
@@ -124,6 +126,7 @@ pub struct Kiosk {
     central: Option<Box<dyn CentralLink>>,
     reports: Vec<Sender<ScanReport>>,
     printer_health: tokio::sync::watch::Sender<PrinterHealth>,
+    metrics: Arc<Metrics>,
 }
 
 impl Kiosk {
@@ -163,7 +166,14 @@ impl Kiosk {
                 state: "ok".into(),
                 detail: None,
             }),
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// Counts into these metrics (shared with the status endpoint).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Kiosk {
+        self.metrics = metrics;
+        self
     }
 
     /// The printer's state as last seen (health reports, board, screens).
@@ -172,6 +182,9 @@ impl Kiosk {
     }
 
     fn set_printer_health(&self, state: &str, detail: Option<String>) {
+        self.metrics
+            .printer_ok
+            .set(i64::from(state == "ok" || state == "paper_low"));
         self.printer_health.send_if_modified(|h| {
             let changed = h.state != state || h.detail != detail;
             h.state = state.to_string();
@@ -246,6 +259,7 @@ impl Kiosk {
 
     /// Handles one frame; `None` for frames that are not scans.
     pub fn handle_frame(&mut self, frame: Frame) -> Option<ScanReport> {
+        let started = Instant::now();
         let report = match frame {
             Frame::Scan(text) if text.trim().is_empty() => return None,
             Frame::Scan(text) => self.handle_scan(&text),
@@ -254,6 +268,18 @@ impl Kiosk {
                 self.reject(at, Rejection::invalid_format())
             }
         };
+        if matches!(report.outcome, Outcome::Accept | Outcome::Reprint) {
+            self.metrics
+                .print_seconds
+                .observe(started.elapsed().as_secs_f64());
+            self.metrics.ticket(if report.resumed {
+                "resumed"
+            } else if report.outcome == Outcome::Reprint {
+                "reprint"
+            } else {
+                "first"
+            });
+        }
         self.finish(&report);
         Some(report)
     }

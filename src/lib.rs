@@ -12,6 +12,8 @@ pub mod journal;
 pub mod kiosk;
 pub mod logging;
 pub mod manifest_cache;
+pub mod metrics;
 pub mod printer;
 pub mod scanner;
 pub mod state_dir;
+pub mod status_server;

@@ -12,7 +12,6 @@ use antrean_kiosk::app::{App, AppOptions};
 use antrean_kiosk::clock::Clock;
 use antrean_kiosk::config::Config;
 use antrean_kiosk::core::booking::{at_office, preview_booking, KeyRing};
-use antrean_kiosk::daemon::ScanSource;
 use antrean_kiosk::kiosk::{compose_ticket, sample_booking, TicketContext};
 use antrean_kiosk::logging::{self, LogFormat};
 use antrean_kiosk::printer::port::from_config;
@@ -137,14 +136,7 @@ fn run(config: Config, headless: bool) -> anyhow::Result<()> {
         anyhow::bail!("the screen is not part of this build yet: run with --headless");
     }
     let clock = Clock::from_env()?;
-    let mut app = App::start(
-        &config,
-        AppOptions {
-            clock,
-            source: ScanSource::Configured,
-            reports: None,
-        },
-    )?;
+    let mut app = App::start(&config, AppOptions::configured(clock))?;
     app.wait();
     app.stop();
     Ok(())
