@@ -76,6 +76,9 @@ pub struct KioskConfig {
     pub late_minutes: u32,
     #[serde(default = "default_reprint_limit")]
     pub reprint_limit: u32,
+    /// Days the journal and cached manifests are kept (privacy).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,6 +200,9 @@ fn default_late() -> u32 {
 fn default_reprint_limit() -> u32 {
     1
 }
+fn default_retention_days() -> u32 {
+    30
+}
 fn default_printer_baud() -> u32 {
     19200
 }
@@ -287,6 +293,9 @@ impl Config {
         }
         if self.kiosk.late_minutes > 240 {
             return Err(self.invalid("kiosk.late_minutes", "must be between 0 and 240"));
+        }
+        if !(1..=3650).contains(&self.kiosk.retention_days) {
+            return Err(self.invalid("kiosk.retention_days", "must be between 1 and 3650"));
         }
         if self.kiosk.reprint_limit > 10 {
             return Err(self.invalid("kiosk.reprint_limit", "must be between 0 and 10"));

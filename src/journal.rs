@@ -345,6 +345,23 @@ impl Journal {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Deletes everything about service dates before `cutoff` (privacy:
+    /// records are kept for `[kiosk] retention_days` only). Returns the
+    /// number of check-ins removed. Unsent check-ins are kept regardless:
+    /// nothing is dropped before the central service has it.
+    pub fn purge_before(&self, cutoff: NaiveDate) -> Result<usize, JournalError> {
+        let c = cutoff.to_string();
+        let n = self.conn.execute(
+            "DELETE FROM checkins WHERE date < ?1 AND (sent_at IS NOT NULL OR refused IS NOT NULL)",
+            [&c],
+        )?;
+        self.conn
+            .execute("DELETE FROM scans WHERE date < ?1", [&c])?;
+        self.conn
+            .execute("DELETE FROM printer_faults WHERE date < ?1", [&c])?;
+        Ok(n)
+    }
+
     /// Rebuilds a [`Booking`] from a journal record (for a resumed print).
     pub fn booking_of(record: &CheckinRecord) -> Option<Booking> {
         Some(Booking {
@@ -389,6 +406,29 @@ mod tests {
     }
 
     #[test]
+    fn purge_keeps_unsent_checkins() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let at = DateTime::parse_from_rfc3339("2024-05-08T09:20:00+07:00").unwrap();
+        let b = booking("BGR-240508-00999");
+        j.record_checkin(&b, at, true).unwrap();
+        j.record_scan(at, "accept", Some(&b.booking)).unwrap();
+        let later = NaiveDate::from_ymd_opt(2024, 7, 1).unwrap();
+        assert_eq!(j.purge_before(later).unwrap(), 0);
+        assert_eq!(j.outbox().unwrap().len(), 1);
+        assert!(j.scan_counts(b.date).unwrap().is_empty());
+    }
+
+    #[test]
+    fn file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let mode = std::fs::metadata(j.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
     fn checkin_lifecycle() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
@@ -416,6 +456,10 @@ mod tests {
         // Reopened, nothing is lost, and no name was stored anywhere.
         let j = Journal::open(dir.path()).unwrap();
         assert_eq!(j.checkins_on(b.date).unwrap().len(), 1);
+        // Purge keeps the day itself, removes it once older than the cutoff.
+        assert_eq!(j.purge_before(b.date).unwrap(), 0);
+        assert_eq!(j.purge_before(b.date.succ_opt().unwrap()).unwrap(), 1);
+        assert!(j.checkins_on(b.date).unwrap().is_empty());
         let raw = std::fs::read(Journal::path_in(dir.path())).unwrap();
         let wal = std::fs::read(format!("{}-wal", Journal::path_in(dir.path()).display()))
             .unwrap_or_default();

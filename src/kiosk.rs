@@ -113,6 +113,8 @@ pub struct Kiosk {
     keys: KeyRing,
     manifest: Option<Manifest>,
     manifest_checked: Option<(NaiveDate, Option<std::time::SystemTime>)>,
+    retention_days: u32,
+    purged_on: Option<NaiveDate>,
     state_dir: PathBuf,
     kiosk_id: String,
     office_name: String,
@@ -144,6 +146,8 @@ impl Kiosk {
             config_keys,
             manifest: None,
             manifest_checked: None,
+            retention_days: config.kiosk.retention_days,
+            purged_on: None,
             state_dir: config.kiosk.state_dir.clone(),
             kiosk_id: config.kiosk.id.clone(),
             office_name: config.office.name.clone(),
@@ -206,6 +210,7 @@ impl Kiosk {
 
     /// Handles events until shutdown, end of input or all senders gone.
     pub fn run(mut self, rx: Receiver<Event>) {
+        self.purge();
         loop {
             match rx.recv_timeout(Duration::from_secs(5)) {
                 Ok(Event::Scan(frame)) => {
@@ -213,11 +218,33 @@ impl Kiosk {
                 }
                 Ok(Event::ManifestUpdated(m)) => self.install_manifest(*m),
                 Ok(Event::InputClosed) | Ok(Event::Shutdown) => break,
-                Err(RecvTimeoutError::Timeout) => self.refresh_manifest(),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.refresh_manifest();
+                    self.purge();
+                }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
         tracing::info!("kiosk loop stopped");
+    }
+
+    /// Once a day: forget what is older than the retention period.
+    fn purge(&mut self) {
+        let today = self.today();
+        if self.purged_on == Some(today) {
+            return;
+        }
+        self.purged_on = Some(today);
+        let cutoff = today - chrono::Duration::days(i64::from(self.retention_days));
+        match self.journal.purge_before(cutoff) {
+            Ok(n) => {
+                let m = crate::manifest_cache::purge_before(&self.state_dir, cutoff);
+                if n > 0 || m > 0 {
+                    tracing::info!(checkins = n, manifests = m, before = %cutoff, "old records purged");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "purge failed"),
+        }
     }
 
     fn office_now(&self) -> DateTime<FixedOffset> {

@@ -14,6 +14,7 @@ pub mod logging;
 pub mod manifest_cache;
 pub mod metrics;
 pub mod printer;
+pub mod report;
 pub mod scanner;
 pub mod state_dir;
 pub mod status_server;

@@ -8,10 +8,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use antrean_kiosk::app::{App, AppOptions};
+use antrean_kiosk::app::{read_token, App, AppOptions};
+use antrean_kiosk::central::api::CheckinRequest;
+use antrean_kiosk::central::client::{CentralClient, ClientError, ManifestFetch};
 use antrean_kiosk::clock::Clock;
 use antrean_kiosk::config::Config;
 use antrean_kiosk::core::booking::{at_office, preview_booking, KeyRing};
+use antrean_kiosk::journal::Journal;
 use antrean_kiosk::kiosk::{compose_ticket, sample_booking, TicketContext};
 use antrean_kiosk::logging::{self, LogFormat};
 use antrean_kiosk::printer::port::from_config;
@@ -57,6 +60,15 @@ enum Command {
     PrintTest {
         #[arg(long)]
         config: PathBuf,
+    },
+    /// The day's check-ins, reprints, rejections and printer faults,
+    /// reconciled against the central service (unacknowledged check-ins are sent again).
+    Report {
+        #[arg(long)]
+        config: PathBuf,
+        /// The service date (default: today in the office's time zone).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
     },
 }
 
@@ -110,6 +122,13 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             report(print_test(&config))
+        }
+        Command::Report { config, date } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            report(day_report(&config, date))
         }
     }
 }
@@ -190,5 +209,82 @@ fn print_test(config: &Config) -> anyhow::Result<()> {
         printer.describe(),
         bytes.len()
     );
+    Ok(())
+}
+
+fn day_report(config: &Config, date: Option<chrono::NaiveDate>) -> anyhow::Result<()> {
+    let clock = Clock::from_env()?;
+    let date = date.unwrap_or_else(|| at_office(clock.now(), config.timezone()).date_naive());
+    let journal = Journal::open(&config.kiosk.state_dir)?;
+    let checkins = journal.checkins_on(date)?;
+    let outcomes = journal.scan_counts(date)?;
+    let faults = journal.printer_faults(date)?;
+    let client = match &config.central {
+        Some(c) if c.url != "embedded" => Some(CentralClient::new(
+            &c.url,
+            &config.office.id,
+            &read_token(c)?,
+        )?),
+        _ => None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let manifest =
+        client.as_ref().and_then(
+            |client| match runtime.block_on(client.manifest(date, None)) {
+                Ok(ManifestFetch::Fresh { manifest, .. }) => Some(manifest),
+                Ok(ManifestFetch::NotModified) => None,
+                Err(e) => {
+                    eprintln!("central service not reachable for reconciliation: {e}");
+                    None
+                }
+            },
+        );
+    let day = antrean_kiosk::report::build(
+        date,
+        &checkins,
+        outcomes.clone(),
+        faults.clone(),
+        manifest.as_ref(),
+    );
+    print!("{}", day.render());
+    if let (Some(client), Some(_)) = (&client, &manifest) {
+        let mut resent = 0;
+        for booking in &day.unacknowledged {
+            let Some(rec) = checkins.iter().find(|c| &c.booking == booking) else {
+                continue;
+            };
+            let request = CheckinRequest {
+                booking: rec.booking.clone(),
+                number: rec.number.clone(),
+                kiosk: config.kiosk.id.clone(),
+                checked_in_at: rec.checked_in_at.to_rfc3339(),
+                offline: rec.offline,
+            };
+            match runtime.block_on(client.checkin(&request)) {
+                Ok(answer) => {
+                    journal.mark_sent(
+                        &rec.booking,
+                        at_office(clock.now(), config.timezone()),
+                        answer.ahead,
+                        answer.estimated_call.as_deref(),
+                    )?;
+                    resent += 1;
+                }
+                Err(ClientError::Refused { code, .. }) => {
+                    journal.mark_refused(&rec.booking, &code)?;
+                    println!("  {booking}: refused by the central service ({code})");
+                }
+                Err(e) => println!("  {booking}: not sent ({e})"),
+            }
+        }
+        if !day.unacknowledged.is_empty() {
+            println!(
+                "Dikirim ulang / re-sent: {resent} of {}",
+                day.unacknowledged.len()
+            );
+        }
+    }
     Ok(())
 }

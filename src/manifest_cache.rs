@@ -72,6 +72,27 @@ pub fn store(state_dir: &Path, manifest: &Manifest) -> Result<PathBuf, CacheErro
     Ok(path)
 }
 
+/// Removes cached manifests of dates before `cutoff`; returns how many.
+pub fn purge_before(state_dir: &Path, cutoff: NaiveDate) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir(state_dir)) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(date) = name
+            .strip_suffix(".json")
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        else {
+            continue;
+        };
+        if date < cutoff && std::fs::remove_file(e.path()).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// Modification time of the cached file, to notice a newer copy.
 pub fn modified(state_dir: &Path, date: NaiveDate) -> Option<std::time::SystemTime> {
     std::fs::metadata(file(state_dir, date))
@@ -101,6 +122,9 @@ mod tests {
         };
         store(dir.path(), &m).unwrap();
         assert_eq!(load(dir.path(), date).unwrap(), Some(m));
+        assert_eq!(purge_before(dir.path(), date), 0);
+        assert_eq!(purge_before(dir.path(), date.succ_opt().unwrap()), 1);
+        assert!(load(dir.path(), date).unwrap().is_none());
         std::fs::write(file(dir.path(), date), "{broken").unwrap();
         assert!(load(dir.path(), date).is_err());
     }
