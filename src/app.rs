@@ -216,6 +216,9 @@ impl App {
                 Some(addr)
             }
         };
+        let heartbeat = daemon.heartbeat();
+        runtime.spawn(systemd_watchdog(heartbeat, shutdown_rx.clone()));
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         Ok(App {
             metrics,
             status_addr,
@@ -269,11 +272,35 @@ impl App {
 
     /// Stops the sync tasks and the kiosk loop (the scan in hand finishes).
     pub fn stop(mut self) {
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         let _ = self.shutdown.send(true);
         if let Some(d) = self.daemon.take() {
             d.shutdown();
         }
         self.runtime.shutdown_timeout(Duration::from_secs(2));
+    }
+}
+
+/// Tells systemd we are alive while the kiosk loop beats (only when the
+/// unit has `WatchdogSec=`).
+async fn systemd_watchdog(
+    heartbeat: Arc<crate::kiosk::Heartbeat>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Some(period) = sd_notify::watchdog_enabled() else {
+        return;
+    };
+    let every = (period / 3).max(Duration::from_millis(100));
+    loop {
+        if heartbeat.age() < period / 2 {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+        } else {
+            tracing::error!(stalled_for = ?heartbeat.age(), "kiosk loop is not responding; letting the watchdog restart us");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::central::api::PrinterHealth;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::journal::{Journal, JournalError};
-use crate::kiosk::{CentralLink, Event, Kiosk, ScanReport};
+use crate::kiosk::{CentralLink, Event, Heartbeat, Kiosk, ScanReport};
 use crate::metrics::Metrics;
 use crate::state_dir::StateDirError;
 
@@ -41,6 +41,7 @@ pub struct Daemon {
     scanner: Option<std::thread::JoinHandle<()>>,
     done: Option<tokio::sync::oneshot::Receiver<()>>,
     printer_health: tokio::sync::watch::Receiver<PrinterHealth>,
+    heartbeat: Arc<Heartbeat>,
 }
 
 impl Daemon {
@@ -66,6 +67,7 @@ impl Daemon {
             kiosk = kiosk.with_central(link);
         }
         let printer_health = kiosk.printer_health();
+        let heartbeat = kiosk.heartbeat();
         let (tx, rx) = channel();
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let kiosk = std::thread::Builder::new()
@@ -98,7 +100,13 @@ impl Daemon {
             scanner,
             done: Some(done_rx),
             printer_health,
+            heartbeat,
         })
+    }
+
+    /// The kiosk loop's heartbeat.
+    pub fn heartbeat(&self) -> Arc<Heartbeat> {
+        self.heartbeat.clone()
     }
 
     /// The printer's state as the kiosk loop last saw it.

@@ -129,6 +129,37 @@ pub struct Kiosk {
     reports: Vec<Sender<ScanReport>>,
     printer_health: tokio::sync::watch::Sender<PrinterHealth>,
     metrics: Arc<Metrics>,
+    heartbeat: Arc<Heartbeat>,
+}
+
+/// The kiosk loop's sign of life, for the systemd watchdog: a hung loop
+/// stops beating and gets restarted.
+#[derive(Debug)]
+pub struct Heartbeat {
+    start: Instant,
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Heartbeat {
+            start: Instant::now(),
+            last_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Heartbeat {
+    pub fn beat(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Time since the last beat.
+    pub fn age(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(std::sync::atomic::Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
 }
 
 impl Kiosk {
@@ -171,7 +202,13 @@ impl Kiosk {
                 detail: None,
             }),
             metrics: Arc::new(Metrics::new()),
+            heartbeat: Arc::new(Heartbeat::default()),
         }
+    }
+
+    /// The loop's heartbeat (beats at least once a second while healthy).
+    pub fn heartbeat(&self) -> Arc<Heartbeat> {
+        self.heartbeat.clone()
     }
 
     /// Counts into these metrics (shared with the status endpoint).
@@ -212,7 +249,8 @@ impl Kiosk {
     pub fn run(mut self, rx: Receiver<Event>) {
         self.purge();
         loop {
-            match rx.recv_timeout(Duration::from_secs(5)) {
+            self.heartbeat.beat();
+            match rx.recv_timeout(Duration::from_secs(1)) {
                 Ok(Event::Scan(frame)) => {
                     self.handle_frame(frame);
                 }
