@@ -6,3 +6,4 @@ pub mod framing;
 pub mod locale;
 pub mod manifest;
 pub mod ticket;
+pub mod walkin;
