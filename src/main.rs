@@ -246,7 +246,7 @@ fn day_report(config: &Config, date: Option<chrono::NaiveDate>) -> anyhow::Resul
         &checkins,
         outcomes.clone(),
         faults.clone(),
-        manifest.as_ref(),
+        manifest.as_deref(),
     );
     print!("{}", day.render());
     if let (Some(client), Some(_)) = (&client, &manifest) {

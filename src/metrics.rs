@@ -42,7 +42,7 @@ impl Metrics {
         let scans = Family::<OutcomeLabel, Counter>::default();
         let tickets = Family::<KindLabel, Counter>::default();
         let print_seconds =
-            Histogram::new([0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0].into_iter());
+            Histogram::new([0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]);
         let outbox_depth = Gauge::default();
         let reconnects = Family::<KindLabel, Counter>::default();
         let printer_ok = Gauge::default();

@@ -54,12 +54,15 @@ fn serial_loop(config: ScannerConfig, tx: Sender<Event>, stop: Arc<AtomicBool>) 
             tracing::info!(port = %config.port, "scanner port open");
         }
         reported_missing = false;
+        let device = device_id(&config.port);
+        let mut checked = std::time::Instant::now();
         let mut framer = ScanFramer::new();
         let mut buf = [0u8; 256];
         while !stop.load(Ordering::Relaxed) {
             match port.read(&mut buf) {
                 Ok(0) => {
-                    // A hung-up pty reads 0 bytes: treat as gone.
+                    // A hung-up device reads 0 bytes: treat it as gone.
+                    tracing::warn!(port = %config.port, "scanner port failed (hung up); reopening");
                     break;
                 }
                 Ok(n) => {
@@ -75,6 +78,15 @@ fn serial_loop(config: ScannerConfig, tx: Sender<Event>, stop: Arc<AtomicBool>) 
                             return;
                         }
                     }
+                    // An unplugged USB device may leave a silent descriptor:
+                    // notice that its node vanished or is another device now.
+                    if checked.elapsed() >= Duration::from_millis(500) {
+                        checked = std::time::Instant::now();
+                        if device_id(&config.port) != device {
+                            tracing::warn!(port = %config.port, "scanner port failed (device gone); reopening");
+                            break;
+                        }
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -86,6 +98,12 @@ fn serial_loop(config: ScannerConfig, tx: Sender<Event>, stop: Arc<AtomicBool>) 
         drop(port);
         std::thread::sleep(REOPEN_DELAY);
     }
+}
+
+/// The device number behind a path (following symlinks), if any.
+fn device_id(path: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.rdev())
 }
 
 /// Reads scans from standard input, one per line (headless without a

@@ -134,11 +134,11 @@ fn scans_in_tickets_out() {
     // 2. The scanner reads it again at once: nothing happens.
     assert_eq!(r.scan(VALID, 2)["outcome"], "double_read");
     // 3. A plain booking code from the cached manifest, typed in lower case.
-    assert_eq!(r.scan("  bgr-240508-00007 ", 3)["outcome"], "accept");
+    assert_eq!(r.scan("  bgr-240508-00124 ", 3)["outcome"], "accept");
     // 4. The first resident again: a reprint.
     assert_eq!(r.scan(VALID, 4)["outcome"], "reprint");
     let t = r.printer.wait_tickets(3);
-    assert_ticket(&t[1], "A-007", "BGR-240508-00007", false);
+    assert_ticket(&t[1], "B-016", "BGR-240508-00124", false);
     assert_ticket(&t[2], "B-015", "BGR-240508-00123", true);
     // 5-10. Rejections print nothing.
     let expired = token(
@@ -156,7 +156,7 @@ fn scans_in_tickets_out() {
         "KK",
     );
     for (i, (scan, reason)) in [
-        ("BGR-240508-00007", "reprint"),
+        ("BGR-240508-00124", "reprint"),
         (VALID, "already_printed"),
         (FORGED, "bad_signature"),
         (expired.as_str(), "expired"),
@@ -175,14 +175,14 @@ fn scans_in_tickets_out() {
     assert_eq!(r.daemon.wait_scan(13)["outcome"], "invalid_format");
     assert_eq!(r.scan(&"X".repeat(2000), 14)["outcome"], "invalid_format");
     let t = r.printer.wait_tickets(4);
-    assert_ticket(&t[3], "A-007", "BGR-240508-00007", true);
+    assert_ticket(&t[3], "B-016", "BGR-240508-00124", true);
     // Exactly the four tickets, and the journal agrees.
     assert_eq!(r.printer.tickets().len(), 4);
     assert_eq!(
         r.office.checkins(),
         vec![
             ("BGR-240508-00123".into(), "B-015".into(), true, 1),
-            ("BGR-240508-00007".into(), "A-007".into(), true, 1),
+            ("BGR-240508-00124".into(), "B-016".into(), true, 1),
         ]
     );
     // One JSON line per scan, and no names in the log.
@@ -221,7 +221,7 @@ fn kill_between_journal_and_print_prints_once_without_a_second_checkin() {
         "one check-in, printed, no reprint used"
     );
     // The reprint is still there to be had.
-    r.scan("BGR-240508-00007", 2);
+    r.scan("BGR-240508-00124", 2);
     assert_eq!(r.scan(VALID, 3)["outcome"], "reprint");
 }
 
@@ -246,7 +246,7 @@ fn printer_missing_then_back() {
     let pty = Pty::new();
     pty.link_at(&office.printer_link);
     let tap = PrinterTap::start(pty);
-    scanner.scan("BGR-240508-00007");
+    scanner.scan("BGR-240508-00124");
     assert_eq!(daemon.wait_scan(2)["outcome"], "accept");
     scanner.scan(VALID);
     let l = daemon.wait_scan(3);
@@ -254,27 +254,29 @@ fn printer_missing_then_back() {
     assert_eq!(l["resumed"], true);
     let t = tap.wait_tickets(2);
     assert_ticket(&t[1], "B-015", "BGR-240508-00123", false);
-    // The printer vanishes mid-day (unplugged): a fault, then back again.
+    // The printer is unplugged mid-day (its device node goes away): a
+    // fault, then it is plugged back in.
     let pty = tap.stop();
     drop(pty);
-    let early = token(
-        "BGR-240508-00124",
-        "B-016",
+    std::fs::remove_file(&office.printer_link).unwrap();
+    let another = token(
+        "BGR-240508-00125",
+        "B-017",
         "2024-05-08",
         "09:00-10:00",
         "KK",
     );
-    scanner.scan(&early);
+    scanner.scan(&another);
     assert_eq!(daemon.wait_scan(4)["outcome"], "printer_fault");
     let pty = Pty::new();
     pty.link_at(&office.printer_link);
     let tap = PrinterTap::start(pty);
-    scanner.scan("BGR-240508-00007");
+    scanner.scan("BGR-240508-00124");
     assert_eq!(daemon.wait_scan(5)["outcome"], "reprint");
-    scanner.scan(&early);
+    scanner.scan(&another);
     assert_eq!(daemon.wait_scan(6)["outcome"], "accept");
     let t = tap.wait_tickets(2);
-    assert_ticket(&t[1], "B-016", "BGR-240508-00124", false);
+    assert_ticket(&t[1], "B-017", "BGR-240508-00125", false);
 }
 
 #[test]
@@ -285,10 +287,10 @@ fn scanner_unplugged_and_back() {
     let Scanner { pty } = std::mem::replace(&mut r.scanner, Scanner { pty: Pty::new() });
     drop(pty);
     let _ = std::fs::remove_file(&r.office.scanner_link);
-    r.daemon.wait_log("scanner port failed");
+    r.daemon.wait_log("scanner port cannot be opened");
     r.scanner.pty.link_at(&r.office.scanner_link);
     r.daemon.wait_log("scanner port is back");
-    assert_eq!(r.scan("BGR-240508-00007", 2)["outcome"], "accept");
+    assert_eq!(r.scan("BGR-240508-00124", 2)["outcome"], "accept");
     r.printer.wait_tickets(2);
 }
 

@@ -65,7 +65,7 @@ pub enum ManifestFetch {
     /// `304`: the cached copy is current.
     NotModified,
     Fresh {
-        manifest: Manifest,
+        manifest: Box<Manifest>,
         etag: Option<String>,
     },
 }
@@ -193,7 +193,10 @@ impl CentralClient {
                 self.office, manifest.office, manifest.date
             )));
         }
-        Ok(ManifestFetch::Fresh { manifest, etag })
+        Ok(ManifestFetch::Fresh {
+            manifest: Box::new(manifest),
+            etag,
+        })
     }
 
     /// `POST /checkins`. A `duplicate` answer is a success.

@@ -254,10 +254,7 @@ pub async fn run_manifest(
                     Ok(Ok(_)) => {
                         etag = new_tag.map(|t| (today, t));
                         tracing::info!(date = %today, bookings = manifest.bookings.len(), "manifest updated");
-                        if kiosk
-                            .send(Event::ManifestUpdated(Box::new(manifest)))
-                            .is_err()
-                        {
+                        if kiosk.send(Event::ManifestUpdated(manifest)).is_err() {
                             return;
                         }
                     }

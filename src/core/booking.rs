@@ -328,7 +328,7 @@ enum Parsed {
     Token {
         kid: String,
         office: String,
-        booking: Booking,
+        booking: Box<Booking>,
         signed: String,
         signature: Signature,
     },
@@ -392,14 +392,14 @@ fn parse_scan(raw: &str) -> Result<Parsed, Rejection> {
         return Ok(Parsed::Token {
             kid,
             office,
-            booking: Booking {
+            booking: Box::new(Booking {
                 booking: code,
                 number,
                 date,
                 slot,
                 service,
                 masked_name,
-            },
+            }),
             signed: scan[..signed_len].to_string(),
             signature: Signature::from_bytes(&sig_arr),
         });
@@ -465,7 +465,7 @@ fn identify(
             if office != rules.office {
                 return Err(Rejection::about(Reason::WrongOffice, &booking));
             }
-            (booking, ScanKind::Token)
+            (*booking, ScanKind::Token)
         }
         Parsed::Code(code) => {
             let Some(entry) = codes.and_then(|m| m.booking(&code)) else {

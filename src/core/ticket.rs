@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
 
 use super::booking::Booking;
-use super::locale::{jam, tanggal_jam, zona};
+use super::locale::{jam, tanggal, tanggal_jam, zona};
 
 /// The ticket, ready to encode. All strings are printable ASCII.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,16 +61,23 @@ pub fn compose(input: &TicketInput) -> Ticket {
         labelled("Layanan", input.service_name, cols),
         labelled(
             "Sesi",
-            &format!("{} {zone}", input.booking.slot.display())
-                .trim_end()
-                .to_string(),
-            cols,
-        ),
-        fit(
-            &tanggal_jam(input.checked_in_at.with_timezone(&tz).naive_local(), tz),
+            format!("{} {zone}", input.booking.slot.display()).trim_end(),
             cols,
         ),
     ];
+    // `Rabu, 08 Mei 2024 09.20 WIB`; on narrow paper the time goes below.
+    let local = input.checked_in_at.with_timezone(&tz).naive_local();
+    let when = tanggal_jam(local, tz);
+    if when.len() <= cols {
+        details.push(when);
+    } else {
+        details.push(fit(&tanggal(local.date()), cols));
+        details.push(
+            format!("{} {zone}", jam(local.time()))
+                .trim_end()
+                .to_string(),
+        );
+    }
     if let Some(ahead) = input.ahead {
         details.push(labelled("Menunggu", &format!("{ahead} orang"), cols));
     }
@@ -92,7 +99,11 @@ pub fn compose(input: &TicketInput) -> Ticket {
         details,
         qr: input.booking.booking.clone(),
         booking: input.booking.booking.clone(),
-        footer: input.footer.iter().map(|l| fit(&ascii(l), cols)).collect(),
+        footer: input
+            .footer
+            .iter()
+            .flat_map(|l| wrap(&ascii(l), cols, 2))
+            .collect(),
     }
 }
 
@@ -208,11 +219,34 @@ mod tests {
         let t = compose_at(32, true, None);
         assert!(t.reprint);
         assert_eq!(t.details.len(), 3);
+        assert_eq!(
+            t.footer,
+            vec!["Harap menunggu panggilan di", "layar.", "Simpan tiket ini."]
+        );
         for line in t.office_lines.iter().chain(&t.details).chain(&t.footer) {
             assert!(line.len() <= 32, "{line:?}");
             assert!(line.is_ascii());
         }
         assert!(t.office_lines.len() <= 2);
+    }
+
+    #[test]
+    fn long_dates_put_the_time_below_on_58mm_paper() {
+        let b = booking();
+        let footer: Vec<String> = vec![];
+        let t = compose(&TicketInput {
+            columns: 32,
+            office_name: "Disdukcapil",
+            booking: &b,
+            service_name: "KK",
+            checked_in_at: DateTime::parse_from_rfc3339("2026-11-24T16:50:00+07:00").unwrap(),
+            timezone: chrono_tz::Asia::Jakarta,
+            reprint: false,
+            ahead: None,
+            estimated_call: None,
+            footer: &footer,
+        });
+        assert_eq!(t.details[2..], ["Selasa, 24 November 2026", "16.50 WIB"]);
     }
 
     #[test]

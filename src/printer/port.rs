@@ -54,6 +54,14 @@ pub struct SerialPrinter {
     timeout: Duration,
     flow_control: bool,
     port: Option<Box<dyn serialport::SerialPort>>,
+    /// The device number the open port belongs to.
+    device: Option<u64>,
+}
+
+/// The device number behind a path (following symlinks), if any.
+fn device_id(path: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.rdev())
 }
 
 impl SerialPrinter {
@@ -64,10 +72,17 @@ impl SerialPrinter {
             timeout: Duration::from_millis(config.write_timeout_ms),
             flow_control: config.flow_control,
             port: None,
+            device: None,
         }
     }
 
     fn open(&mut self) -> Result<&mut Box<dyn serialport::SerialPort>, PrinterError> {
+        // A USB-serial adapter that was unplugged leaves a dead descriptor;
+        // its device node is gone or belongs to another device now.
+        if self.port.is_some() && device_id(&self.path) != self.device {
+            tracing::warn!(port = %self.path, "printer device changed or vanished; reopening");
+            self.port = None;
+        }
         if self.port.is_none() {
             let flow = if self.flow_control {
                 serialport::FlowControl::Hardware
@@ -83,6 +98,7 @@ impl SerialPrinter {
                     reason: e.to_string(),
                 })?;
             self.port = Some(port);
+            self.device = device_id(&self.path);
         }
         Ok(self.port.as_mut().expect("opened above"))
     }

@@ -251,6 +251,7 @@ public_key = "{PUBLIC_KEY}"
             "bookings": [
                 {"booking": "BGR-240508-00123", "number": "B-015", "slot": "09:00-10:00", "service": "KTP-EL", "status": "booked"},
                 {"booking": "BGR-240508-00007", "number": "A-007", "slot": "08:00-09:00", "service": "KK", "status": "booked"},
+                {"booking": "BGR-240508-00124", "number": "B-016", "slot": "09:00-10:00", "service": "KK", "status": "booked"},
                 {"booking": "BGR-240508-00200", "number": "E-011", "slot": "13:00-14:00", "service": "AKTA-LAHIR", "status": "cancelled"}
             ]
         });
