@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::central::api::PrinterHealth;
+use crate::central::board_sync::{BoardFeed, BoardSyncOptions};
 use crate::central::client::CentralClient;
 use crate::central::sync::{self, Link, LinkStatus, SyncShared};
 use crate::clock::Clock;
@@ -108,6 +109,7 @@ pub struct App {
     printer: watch::Receiver<PrinterHealth>,
     metrics: Arc<Metrics>,
     status_addr: Option<std::net::SocketAddr>,
+    board: watch::Receiver<BoardFeed>,
 }
 
 impl App {
@@ -121,6 +123,7 @@ impl App {
             .map_err(AppError::Runtime)?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics = Arc::new(Metrics::new());
+        let (board_tx, board_rx) = watch::channel(BoardFeed::default());
         let status = watch::Sender::new(LinkStatus::default());
         let status_rx = status.subscribe();
         let printer_rx;
@@ -192,6 +195,15 @@ impl App {
                     Duration::from_secs(30),
                     shutdown_rx.clone(),
                 ));
+                runtime.spawn(crate::central::board_sync::run_board(
+                    shared.client.clone(),
+                    options.clock,
+                    BoardSyncOptions::default(),
+                    board_tx,
+                    shared.status.clone(),
+                    metrics.clone(),
+                    shutdown_rx.clone(),
+                ));
                 d
             }
         };
@@ -220,6 +232,7 @@ impl App {
         runtime.spawn(systemd_watchdog(heartbeat, shutdown_rx.clone()));
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         Ok(App {
+            board: board_rx,
             metrics,
             status_addr,
             runtime,
@@ -243,6 +256,11 @@ impl App {
     /// The printer's state.
     pub fn printer_health(&self) -> watch::Receiver<PrinterHealth> {
         self.printer.clone()
+    }
+
+    /// The call board, as the central service's events last left it.
+    pub fn board(&self) -> watch::Receiver<BoardFeed> {
+        self.board.clone()
     }
 
     /// The kiosk's metrics.

@@ -3,5 +3,8 @@
 
 pub mod api;
 pub mod backoff;
+pub mod board_sync;
+
 pub mod client;
+pub mod sse;
 pub mod sync;

@@ -1,0 +1,250 @@
+//! Server-Sent Events, sans I/O: bytes in any chunking become events and
+//! heartbeats (comment lines), following the WHATWG event-stream rules
+//! (CR, LF or CRLF line ends; `data:` lines joined; `id:`; `event:`;
+//! `retry:`; a leading BOM). Lines are capped so that a broken server
+//! cannot make the kiosk grow without bound. Also the server-side encoder.
+
+/// Longest line kept; a longer one drops the event it belongs to.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// One dispatched event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseMessage {
+    /// The last event id seen (it persists across events, as in browsers).
+    pub id: Option<String>,
+    /// `message` when the event named none.
+    pub event: String,
+    pub data: String,
+}
+
+/// What the parser found in the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SseItem {
+    Message(SseMessage),
+    /// A comment line (`: ping`): proof the stream is alive.
+    Comment(String),
+    /// `retry:` asked for a reconnection delay in milliseconds.
+    Retry(u64),
+}
+
+/// The parser state.
+#[derive(Debug, Default)]
+pub struct SseParser {
+    line: Vec<u8>,
+    /// The line being read is over [`MAX_LINE`]: skip to its end.
+    overlong: bool,
+    /// The current event is broken (an overlong line): drop it.
+    poisoned: bool,
+    /// A CR ended the last line: a following LF belongs to it.
+    after_cr: bool,
+    started: bool,
+    /// The first bytes, until we know whether they are a BOM.
+    head: Vec<u8>,
+    last_id: Option<String>,
+    event: Option<String>,
+    data: Vec<String>,
+}
+
+impl SseParser {
+    pub fn new() -> SseParser {
+        SseParser::default()
+    }
+
+    /// Feeds bytes; returns what they complete.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<SseItem> {
+        const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+        let mut out = Vec::new();
+        if self.started {
+            self.feed(bytes, &mut out);
+            return out;
+        }
+        // A UTF-8 BOM may open the stream, possibly split across chunks.
+        self.head.extend_from_slice(bytes);
+        if self.head.len() < BOM.len() && BOM.starts_with(&self.head) {
+            return out;
+        }
+        self.started = true;
+        let head = std::mem::take(&mut self.head);
+        let rest = head.strip_prefix(&BOM[..]).unwrap_or(&head);
+        self.feed(rest, &mut out);
+        out
+    }
+
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseItem>) {
+        for &b in bytes {
+            if self.after_cr {
+                self.after_cr = false;
+                if b == b'\n' {
+                    continue;
+                }
+            }
+            match b {
+                b'\r' => {
+                    self.after_cr = true;
+                    self.end_line(out);
+                }
+                b'\n' => self.end_line(out),
+                _ if self.overlong => {}
+                _ => {
+                    if self.line.len() >= MAX_LINE {
+                        self.overlong = true;
+                        self.poisoned = true;
+                        self.line.clear();
+                    } else {
+                        self.line.push(b);
+                    }
+                }
+            }
+        }
+    }
+
+    fn end_line(&mut self, out: &mut Vec<SseItem>) {
+        if std::mem::take(&mut self.overlong) {
+            return;
+        }
+        let line = std::mem::take(&mut self.line);
+        let line = String::from_utf8_lossy(&line).into_owned();
+        if line.is_empty() {
+            self.dispatch(out);
+            return;
+        }
+        if let Some(comment) = line.strip_prefix(':') {
+            out.push(SseItem::Comment(comment.trim_start().to_string()));
+            return;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (line.as_str(), ""),
+        };
+        match field {
+            "data" => self.data.push(value.to_string()),
+            "event" => self.event = Some(value.to_string()),
+            "id" if !value.contains('\0') => self.last_id = Some(value.to_string()),
+            "retry" => {
+                if let Ok(ms) = value.parse::<u64>() {
+                    out.push(SseItem::Retry(ms));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn dispatch(&mut self, out: &mut Vec<SseItem>) {
+        let event = self.event.take();
+        let data = std::mem::take(&mut self.data);
+        if std::mem::take(&mut self.poisoned) || data.is_empty() {
+            return;
+        }
+        out.push(SseItem::Message(SseMessage {
+            id: self.last_id.clone(),
+            event: event
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| "message".into()),
+            data: data.join("\n"),
+        }));
+    }
+}
+
+/// Encodes one event for the wire (`data` must be one line of JSON or be
+/// split by the caller).
+pub fn encode_event(id: u64, event: &str, data: &str) -> String {
+    let mut s = format!("id: {id}\nevent: {event}\n");
+    for line in data.lines() {
+        s.push_str("data: ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: Option<&str>, event: &str, data: &str) -> SseItem {
+        SseItem::Message(SseMessage {
+            id: id.map(str::to_string),
+            event: event.into(),
+            data: data.into(),
+        })
+    }
+
+    fn parse_all(chunks: &[&[u8]]) -> Vec<SseItem> {
+        let mut p = SseParser::new();
+        chunks.iter().flat_map(|c| p.push(c)).collect()
+    }
+
+    const STREAM: &[u8] = b"\xEF\xBB\xBF: ping\r\nid: 7\r\nevent: call\r\ndata: {\"seq\":7}\r\n\r\nid: 8\nevent: done\ndata: a\ndata: b\n\ndata: plain\r\rretry: 3000\n: x\n\n";
+
+    fn expected() -> Vec<SseItem> {
+        vec![
+            SseItem::Comment("ping".into()),
+            msg(Some("7"), "call", "{\"seq\":7}"),
+            msg(Some("8"), "done", "a\nb"),
+            msg(Some("8"), "message", "plain"),
+            SseItem::Retry(3000),
+            SseItem::Comment("x".into()),
+        ]
+    }
+
+    #[test]
+    fn every_split_point_gives_the_same_events() {
+        assert_eq!(parse_all(&[STREAM]), expected());
+        for cut in 0..=STREAM.len() {
+            let (a, b) = STREAM.split_at(cut);
+            assert_eq!(parse_all(&[a, b]), expected(), "split at {cut}");
+        }
+        let bytes: Vec<&[u8]> = STREAM.chunks(1).collect();
+        assert_eq!(parse_all(&bytes), expected(), "byte by byte");
+    }
+
+    #[test]
+    fn table_of_edge_cases() {
+        let cases: Vec<(&[u8], Vec<SseItem>)> = vec![
+            (b"data\n\n", vec![msg(None, "message", "")]),
+            (b"data:\n\n", vec![msg(None, "message", "")]),
+            (b"event: x\n\n", vec![]),
+            (b"data:no-space\n\n", vec![msg(None, "message", "no-space")]),
+            (
+                b"id: 1\ndata: a\n\ndata: b\n\n",
+                vec![
+                    msg(Some("1"), "message", "a"),
+                    msg(Some("1"), "message", "b"),
+                ],
+            ),
+            (
+                b"unknown: field\ndata: x\n\n",
+                vec![msg(None, "message", "x")],
+            ),
+            (b"retry: soon\n", vec![]),
+            (b"data: unfinished", vec![]),
+        ];
+        for (bytes, expect) in cases {
+            assert_eq!(
+                parse_all(&[bytes]),
+                expect,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn an_overlong_line_drops_only_its_event() {
+        let mut big = b"data: ".to_vec();
+        big.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
+        big.extend_from_slice(b"\n\ndata: next\n\n");
+        assert_eq!(parse_all(&[&big]), vec![msg(None, "message", "next")]);
+    }
+
+    #[test]
+    fn encoder_round_trips() {
+        let wire = encode_event(42, "call", "{\"seq\":42}");
+        assert_eq!(wire, "id: 42\nevent: call\ndata: {\"seq\":42}\n\n");
+        assert_eq!(
+            parse_all(&[wire.as_bytes()]),
+            vec![msg(Some("42"), "call", "{\"seq\":42}")]
+        );
+    }
+}
