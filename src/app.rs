@@ -141,9 +141,19 @@ impl App {
                 d
             }
             Some(central) => {
-                let token = read_token(central)?;
-                let client = CentralClient::new(&central.url, &config.office.id, &token)
-                    .map_err(LinkError::from)?;
+                let (url, token) = if central.url.trim() == "embedded" {
+                    let (url, token) = runtime.block_on(start_embedded(
+                        config,
+                        options.clock,
+                        central.simulate_counters_seconds,
+                        shutdown_rx.clone(),
+                    ))?;
+                    (url, token)
+                } else {
+                    (central.url.clone(), read_token(central)?)
+                };
+                let client =
+                    CentralClient::new(&url, &config.office.id, &token).map_err(LinkError::from)?;
                 let nudge = std::sync::Arc::new(tokio::sync::Notify::new());
                 // The kiosk loop needs the link, and the sync tasks the
                 // loop's printer state: build the link first, wire after.
@@ -297,6 +307,58 @@ impl App {
         }
         self.runtime.shutdown_timeout(Duration::from_secs(2));
     }
+}
+
+/// Runs the reference central service in this process on 127.0.0.1 with
+/// today's demo bookings (and simulated counters when asked). Returns its
+/// URL and a fresh token. Sample codes and QR images go to
+/// `state_dir/demo/`.
+async fn start_embedded(
+    config: &Config,
+    clock: Clock,
+    simulate_every: u64,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(String, String), AppError> {
+    use crate::central::server::{demo, keys::KeyStore, store::Store, Central, CentralSettings};
+    let fail = |e: &dyn std::fmt::Display| AppError::Embedded(e.to_string());
+    let dir = config.kiosk.state_dir.join("embedded-central");
+    crate::state_dir::create_private_dir(&dir).map_err(|e| fail(&e))?;
+    let token = format!("embedded-{:016x}", rand::random::<u64>());
+    let mut settings =
+        CentralSettings::standard(&config.office.id, &config.office.name, vec![token.clone()]);
+    settings.timezone = config.timezone();
+    let store = Store::open(&dir.join("central.sqlite3")).map_err(|e| fail(&e))?;
+    let key_dir = dir.join("keys");
+    if !key_dir.join("active").exists() {
+        KeyStore::generate(&key_dir, "demo").map_err(|e| fail(&e))?;
+    }
+    let keys = KeyStore::load(&key_dir).map_err(|e| fail(&e))?;
+    let central = Central::new(settings, store, keys, clock);
+    let summary = demo::seed_demo(&central, central.today(), 2024).map_err(|e| fail(&e.message))?;
+    let files = demo::write_demo_files(&summary, &config.kiosk.state_dir.join("demo"))
+        .map_err(|e| fail(&e))?;
+    tracing::info!(bookings = summary.bookings, samples = %files[0].display(), "embedded central service: demo bookings ready");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| fail(&e))?;
+    let addr = listener.local_addr().map_err(|e| fail(&e))?;
+    if simulate_every > 0 {
+        tokio::spawn(demo::simulate_counters(
+            central.clone(),
+            Duration::from_secs(simulate_every),
+            shutdown.clone(),
+        ));
+    }
+    let mut stop = shutdown;
+    tokio::spawn(crate::central::server::serve(
+        listener,
+        central,
+        async move {
+            let _ = stop.changed().await;
+        },
+    ));
+    tracing::info!(%addr, staff_token = %token, "embedded central service listening (staff page at http://{addr}/)");
+    Ok((format!("http://{addr}"), token))
 }
 
 /// Tells systemd we are alive while the kiosk loop beats (only when the

@@ -6,5 +6,6 @@ pub mod backoff;
 pub mod board_sync;
 
 pub mod client;
+pub mod server;
 pub mod sse;
 pub mod sync;

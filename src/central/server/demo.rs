@@ -1,0 +1,192 @@
+//! Demo data for the reference central service: a realistic day of
+//! bookings, sample codes and QR images to scan, and simulated counters
+//! (plus residents checking in at "another kiosk") so the board is alive.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use rand::{Rng, SeedableRng};
+
+use super::store::Queries;
+use super::{Central, StoredBooking};
+use crate::central::api::{BookingRequest, CheckinRequest};
+use crate::core::manifest::BookingStatus;
+
+/// What the demo seeding made.
+#[derive(Debug, Clone)]
+pub struct DemoSummary {
+    pub date: NaiveDate,
+    pub bookings: usize,
+    pub cancelled: usize,
+    /// A few bookings per session: (booking code, number, slot, QR token).
+    pub samples: Vec<(String, String, String, String)>,
+}
+
+const NAMES: [&str; 12] = [
+    "Siti Rahma",
+    "Budi Santoso",
+    "Dewi Lestari",
+    "Agus Salim",
+    "Rina Wati",
+    "Joko Widodo",
+    "Ani Yudhoyono",
+    "Hendra Gunawan",
+    "Maya Sari",
+    "Rudi Hartono",
+    "Lina Marlina",
+    "Eko Prasetyo",
+];
+
+/// Books most of each session of `date` (a few cancelled), deterministic
+/// for a given `seed`. Does nothing when the day already has bookings.
+pub fn seed_demo(
+    central: &Central,
+    date: NaiveDate,
+    seed: u64,
+) -> Result<DemoSummary, super::ApiFailure> {
+    let existing = central
+        .store()
+        .conn()
+        .bookings_on(date)
+        .map_err(super::ApiFailure::from)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    if existing.is_empty() {
+        let services: Vec<String> = central
+            .settings()
+            .services
+            .iter()
+            .map(|(c, _)| c.clone())
+            .collect();
+        let sessions = central.settings().sessions.clone();
+        for s in &sessions {
+            let n = rng.gen_range(s.quota * 3 / 4..=s.quota.saturating_sub(2).max(1));
+            for _ in 0..n {
+                let req = BookingRequest {
+                    date: date.to_string(),
+                    slot: s.slot.clone(),
+                    service: services[rng.gen_range(0..services.len())].clone(),
+                    name: Some(NAMES[rng.gen_range(0..NAMES.len())].to_string()),
+                };
+                let b = central.book(&req)?;
+                if rng.gen_ratio(1, 25) {
+                    central.cancel(&b.booking)?;
+                }
+            }
+        }
+    }
+    let day = central
+        .store()
+        .conn()
+        .bookings_on(date)
+        .map_err(super::ApiFailure::from)?;
+    let mut samples = Vec::new();
+    for s in &central.settings().sessions {
+        for b in day
+            .iter()
+            .filter(|b| b.slot == s.slot && b.status == BookingStatus::Booked)
+            .take(3)
+        {
+            samples.push((
+                b.code.clone(),
+                b.number.clone(),
+                b.slot.clone(),
+                central.token_for(b),
+            ));
+        }
+    }
+    Ok(DemoSummary {
+        date,
+        bookings: day.len(),
+        cancelled: day
+            .iter()
+            .filter(|b| b.status == BookingStatus::Cancelled)
+            .count(),
+        samples,
+    })
+}
+
+/// Writes `bookings.txt` and one QR PNG per sample into `dir`.
+pub fn write_demo_files(summary: &DemoSummary, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut text = format!(
+        "Demo bookings for {} ({} booked, {} cancelled).\nScan a QR image from a phone or screen, type a booking code, or paste a token.\n\n",
+        summary.date, summary.bookings, summary.cancelled
+    );
+    let mut files = Vec::new();
+    for (code, number, slot, token) in &summary.samples {
+        text.push_str(&format!("{number}  {slot}  {code}\n  {token}\n\n"));
+        let png = dir.join(format!("{code}.png"));
+        let qr = qrcode::QrCode::with_error_correction_level(token.as_bytes(), qrcode::EcLevel::M)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let image = qr
+            .render::<image::Luma<u8>>()
+            .min_dimensions(320, 320)
+            .build();
+        image
+            .save(&png)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        files.push(png);
+    }
+    let list = dir.join("bookings.txt");
+    std::fs::write(&list, text)?;
+    files.insert(0, list);
+    Ok(files)
+}
+
+/// Every `every`: one resident of the open session checks in at another
+/// kiosk, and one counter finishes and calls the next. Until `shutdown`.
+pub async fn simulate_counters(
+    central: Central,
+    every: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let counters: Vec<String> = central
+        .settings()
+        .counters
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut turn = 0usize;
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = central.now();
+        let today = now.date_naive();
+        let time = now.time();
+        let day: Vec<StoredBooking> = match central.store().conn().bookings_on(today) {
+            Ok(d) => d,
+            Err(_) => continue,
+        };
+        // Someone whose session is open arrives at the other kiosk.
+        let open = day.iter().find(|b| {
+            b.status == BookingStatus::Booked
+                && crate::core::booking::Slot::parse(&b.slot).is_some_and(|s| {
+                    time >= s.start - chrono::Duration::minutes(30)
+                        && time <= s.end + chrono::Duration::minutes(15)
+                })
+        });
+        if let Some(b) = open.filter(|_| rng.gen_ratio(2, 3)) {
+            let _ = central.checkin(&CheckinRequest {
+                booking: b.code.clone(),
+                number: b.number.clone(),
+                kiosk: "lobby-2".into(),
+                checked_in_at: now.to_rfc3339(),
+                offline: false,
+            });
+        }
+        let counter = &counters[turn % counters.len()];
+        turn += 1;
+        if rng.gen_ratio(1, 12) {
+            let _ = central.counter_action(counter, "recall");
+            continue;
+        }
+        if rng.gen_ratio(1, 15) {
+            let _ = central.counter_action(counter, "skip");
+        }
+        let _ = central.next(counter);
+    }
+}
