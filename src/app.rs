@@ -170,6 +170,7 @@ impl App {
                     status: std::sync::Arc::new(status),
                     nudge,
                     printer: printer_watch,
+                    retry_max: Duration::from_secs(central.retry_max_seconds.max(1)),
                 };
                 let link = Link::new(shared.clone(), runtime.handle().clone());
                 let d = Daemon::start(
@@ -208,7 +209,10 @@ impl App {
                 runtime.spawn(crate::central::board_sync::run_board(
                     shared.client.clone(),
                     options.clock,
-                    BoardSyncOptions::default(),
+                    BoardSyncOptions {
+                        retry_max: Duration::from_secs(central.retry_max_seconds.max(1)),
+                        ..BoardSyncOptions::default()
+                    },
                     board_tx,
                     shared.status.clone(),
                     metrics.clone(),
@@ -225,6 +229,7 @@ impl App {
                     metrics: metrics.clone(),
                     printer: printer_rx.clone(),
                     link: has_central.then(|| status_rx.clone()),
+                    board: has_central.then(|| board_rx.clone()),
                     clock: options.clock,
                 };
                 let addr = runtime

@@ -131,6 +131,9 @@ pub struct CentralConfig {
     /// Manifest refresh period.
     #[serde(default = "default_manifest_refresh_s")]
     pub manifest_refresh_seconds: u64,
+    /// Longest wait between two tries to reach the central service.
+    #[serde(default = "default_retry_max_s")]
+    pub retry_max_seconds: u64,
     /// Embedded mode only: seconds between simulated counter calls (0 = none).
     #[serde(default)]
     pub simulate_counters_seconds: u64,
@@ -223,6 +226,9 @@ fn default_answer_deadline_ms() -> u64 {
 }
 fn default_manifest_refresh_s() -> u64 {
     180
+}
+fn default_retry_max_s() -> u64 {
+    30
 }
 fn default_footer() -> Vec<String> {
     vec![

@@ -1,7 +1,8 @@
 //! The local status endpoint for office IT and monitoring, bound to a
 //! loopback address only: `/healthz` (printer, central link, outbox depth,
 //! age of the last board event; 503 when the kiosk cannot serve residents)
-//! and `/metrics` (Prometheus text). Read-only; it changes nothing.
+//! `/metrics` (Prometheus text) and `/board` (the call board as this kiosk
+//! shows it). Read-only; it changes nothing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub struct StatusSources {
     pub printer: watch::Receiver<PrinterHealth>,
     /// Absent when no central service is configured.
     pub link: Option<watch::Receiver<LinkStatus>>,
+    /// The call board as this kiosk sees it (absent without a central service).
+    pub board: Option<watch::Receiver<crate::central::board_sync::BoardFeed>>,
     pub clock: Clock,
 }
 
@@ -100,10 +103,31 @@ async fn metrics(State(src): State<StatusSources>) -> impl IntoResponse {
     )
 }
 
+async fn board(State(src): State<StatusSources>) -> impl IntoResponse {
+    match &src.board {
+        Some(b) => {
+            let feed = b.borrow().clone();
+            (
+                StatusCode::OK,
+                Json(serde_json::json!({
+                    "connected": feed.connected,
+                    "last_contact": feed.last_contact.map(|t| t.to_rfc3339()),
+                    "board": feed.state.snapshot(),
+                })),
+            )
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": "no central service configured"})),
+        ),
+    }
+}
+
 /// The router (for tests and for [`serve`]).
 pub fn router(src: StatusSources) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/board", get(board))
         .route("/metrics", get(metrics))
         .with_state(src)
 }

@@ -35,6 +35,8 @@ pub struct BoardSyncOptions {
     pub heartbeat_timeout: Duration,
     /// Fetch a fresh snapshot this often anyway (waiting counts converge).
     pub resnapshot_every: Duration,
+    /// Longest pause between reconnection tries.
+    pub retry_max: Duration,
 }
 
 impl Default for BoardSyncOptions {
@@ -42,6 +44,7 @@ impl Default for BoardSyncOptions {
         BoardSyncOptions {
             heartbeat_timeout: Duration::from_secs(45),
             resnapshot_every: Duration::from_secs(60),
+            retry_max: Duration::from_secs(30),
         }
     }
 }
@@ -62,7 +65,7 @@ pub async fn run_board(
     metrics: std::sync::Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    let mut backoff = Backoff::new(Duration::from_millis(250), options.retry_max);
     let mut need_snapshot = true;
     let mut first = true;
     loop {

@@ -52,6 +52,8 @@ pub struct SyncShared {
     pub status: Arc<watch::Sender<LinkStatus>>,
     pub nudge: Arc<Notify>,
     pub printer: watch::Receiver<PrinterHealth>,
+    /// Longest pause between retries.
+    pub retry_max: Duration,
 }
 
 impl SyncShared {
@@ -154,7 +156,7 @@ async fn with_journal<T: Send + 'static>(
 /// Sends the outbox, oldest first, until `shutdown`.
 pub async fn run_outbox(shared: SyncShared, journal: Journal, mut shutdown: watch::Receiver<bool>) {
     let journal = Arc::new(Mutex::new(journal));
-    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    let mut backoff = Backoff::new(Duration::from_millis(500), shared.retry_max);
     loop {
         let pending = match with_journal(journal.clone(), |j| j.outbox()).await {
             Some(p) => p,
@@ -227,7 +229,10 @@ pub async fn run_manifest(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut etag: Option<(chrono::NaiveDate, String)> = None;
-    let mut backoff = Backoff::new(Duration::from_secs(1), every.max(Duration::from_secs(2)));
+    let mut backoff = Backoff::new(
+        Duration::from_secs(1),
+        shared.retry_max.min(every).max(Duration::from_secs(1)),
+    );
     loop {
         let today = at_office(shared.clock.now(), shared.timezone).date_naive();
         let tag = etag

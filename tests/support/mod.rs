@@ -37,6 +37,20 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
     }
 }
 
+/// Polls `f` until it returns `Some`, or gives `None` after `limit`.
+pub fn wait_for_opt<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub const LIMIT: Duration = Duration::from_secs(20);
 
 /// Signs an `AQ1.` token with the vectors' k2024a key.
@@ -378,5 +392,125 @@ impl Scanner {
     pub fn send(&mut self, bytes: &[u8]) {
         self.pty.master.write_all(bytes).unwrap();
         self.pty.master.flush().unwrap();
+    }
+}
+
+/// The real `antrean-central` binary on 127.0.0.1.
+pub struct CentralProcess {
+    pub child: Child,
+    pub base: String,
+    pub addr: String,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+pub const CENTRAL_TOKEN: &str = "loop-token";
+
+impl CentralProcess {
+    /// Starts it with its database and keys in `dir`, on `listen`
+    /// (`127.0.0.1:0` for any port), its clock at `now`.
+    pub fn start(dir: &Path, listen: &str, now: &str) -> CentralProcess {
+        let config = dir.join("central.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[office]\nid = \"{OFFICE}\"\nname = \"Disdukcapil Kota Bogor\"\n[server]\ndb = \"{}\"\nkey_dir = \"{}\"\ntokens = [\"{CENTRAL_TOKEN}\"]\nping_seconds = 1\n",
+                dir.join("central.sqlite3").display(),
+                dir.join("keys").display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_antrean-central"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .args(["--listen", listen])
+            .env("ANTREAN_NOW", now)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting antrean-central");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let l = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    l.lock().unwrap().push(line);
+                }
+            });
+        }
+        let addr = wait_for("antrean-central to listen", LIMIT, || {
+            log.lock().unwrap().iter().find_map(|l| {
+                l.strip_prefix("antrean-central listening on http://")
+                    .map(str::to_string)
+            })
+        });
+        CentralProcess {
+            child,
+            base: format!("http://{addr}/v1/offices/{OFFICE}"),
+            addr,
+            log,
+        }
+    }
+
+    /// A blocking HTTP call with the token; (status, JSON body or Null).
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let client = reqwest::blocking::Client::new();
+        let mut req = client
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .bearer_auth(CENTRAL_TOKEN)
+            .timeout(Duration::from_secs(10));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Books a session of the test day; (booking, number, token).
+    pub fn book(&self, slot: &str, service: &str) -> (String, String, String) {
+        let (status, v) = self.call(
+            "POST",
+            "/bookings",
+            Some(serde_json::json!({"date": "2024-05-08", "slot": slot, "service": service})),
+        );
+        assert_eq!(status, 201, "{v}");
+        (
+            v["booking"].as_str().unwrap().to_string(),
+            v["number"].as_str().unwrap().to_string(),
+            v["token"].as_str().unwrap().to_string(),
+        )
+    }
+
+    pub fn stop(mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for CentralProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -700,12 +700,19 @@ impl Central {
                 return Ok(None);
             };
             let events = match action {
-                "recall" => self.emit(
+                "recall" => {
+                    // The board shows when the number was last called.
+                    tx.execute(
+                        "UPDATE bookings SET called_at = ?2 WHERE code = ?1",
+                        rusqlite::params![b.code, now],
+                    )?;
+                    self.emit(
                     tx,
                     "call",
                     serde_json::json!({"number": b.number, "counter": counter, "service": b.service,
                                        "called_at": now, "recall": true}),
-                )?,
+                    )?
+                }
                 "done" | "skip" => {
                     let status = if action == "done" {
                         BookingStatus::Served
