@@ -440,6 +440,7 @@ mod tests {
             answer_deadline_ms: 800,
             manifest_refresh_seconds: 180,
             simulate_counters_seconds: 0,
+            retry_max_seconds: 30,
         }
     }
 
