@@ -110,6 +110,7 @@ pub struct App {
     metrics: Arc<Metrics>,
     status_addr: Option<std::net::SocketAddr>,
     board: watch::Receiver<BoardFeed>,
+    client: Option<CentralClient>,
 }
 
 impl App {
@@ -127,6 +128,7 @@ impl App {
         let status = watch::Sender::new(LinkStatus::default());
         let status_rx = status.subscribe();
         let printer_rx;
+        let mut client_out = None;
         let daemon = match &config.central {
             None => {
                 let d = Daemon::start(
@@ -172,6 +174,7 @@ impl App {
                     printer: printer_watch,
                     retry_max: Duration::from_secs(central.retry_max_seconds.max(1)),
                 };
+                client_out = Some(shared.client.clone());
                 let link = Link::new(shared.clone(), runtime.handle().clone());
                 let d = Daemon::start(
                     config,
@@ -247,6 +250,7 @@ impl App {
         runtime.spawn(systemd_watchdog(heartbeat, shutdown_rx.clone()));
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         Ok(App {
+            client: client_out,
             board: board_rx,
             metrics,
             status_addr,
@@ -271,6 +275,16 @@ impl App {
     /// The printer's state.
     pub fn printer_health(&self) -> watch::Receiver<PrinterHealth> {
         self.printer.clone()
+    }
+
+    /// Today's manifest as the kiosk loop holds it.
+    pub fn manifest(&self) -> watch::Receiver<Option<Arc<crate::core::manifest::Manifest>>> {
+        self.daemon.as_ref().expect("running").manifest()
+    }
+
+    /// The central service's client (absent without `[central]`).
+    pub fn client(&self) -> Option<CentralClient> {
+        self.client.clone()
     }
 
     /// The call board, as the central service's events last left it.
@@ -300,6 +314,14 @@ impl App {
                 _ = shutdown_signal() => tracing::info!("stop requested"),
                 _ = finished => tracing::info!("input ended"),
             }
+        });
+    }
+
+    /// Calls `f` (on a runtime thread) when SIGINT or SIGTERM arrives.
+    pub fn on_stop_signal(&self, f: impl FnOnce() + Send + 'static) {
+        self.runtime.spawn(async move {
+            shutdown_signal().await;
+            f();
         });
     }
 

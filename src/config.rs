@@ -51,6 +51,8 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub status: Option<StatusConfig>,
+    #[serde(default)]
+    pub walkin: WalkinConfig,
     /// Where the file was read from (for messages); not a key in the file.
     #[serde(skip)]
     pub source: PathBuf,
@@ -169,10 +171,12 @@ pub enum UiRole {
 pub struct UiConfig {
     #[serde(default)]
     pub role: UiRole,
+    /// Full-screen windows (kiosk PCs).
     #[serde(default)]
     pub fullscreen: bool,
+    /// Show sample booking codes as buttons (demo and training only).
     #[serde(default)]
-    pub hide_cursor: bool,
+    pub demo_panel: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -181,6 +185,94 @@ pub struct LogConfig {
     /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it.
     #[serde(default)]
     pub level: Option<String>,
+}
+
+/// Help for residents without a booking.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalkinConfig {
+    /// The office's online booking address (shown and printed as a QR code).
+    #[serde(default = "default_booking_url")]
+    pub booking_url: String,
+    /// Where the information desk is.
+    #[serde(default = "default_desk")]
+    pub desk_location: String,
+    /// Opening hours as printed on the slip.
+    #[serde(default = "default_hours")]
+    pub office_hours: String,
+    /// Regular service days: "mon".."sun".
+    #[serde(default = "default_working_days")]
+    pub working_days: Vec<String>,
+    /// Extra service days (Saturday service), YYYY-MM-DD.
+    #[serde(default)]
+    pub extra_days: Vec<chrono::NaiveDate>,
+    /// Closed days (public holidays), YYYY-MM-DD.
+    #[serde(default)]
+    pub holidays: Vec<chrono::NaiveDate>,
+    /// How many service days ahead to show.
+    #[serde(default = "default_days_ahead")]
+    pub days_ahead: usize,
+}
+
+impl Default for WalkinConfig {
+    fn default() -> Self {
+        WalkinConfig {
+            booking_url: default_booking_url(),
+            desk_location: default_desk(),
+            office_hours: default_hours(),
+            working_days: default_working_days(),
+            extra_days: vec![],
+            holidays: vec![],
+            days_ahead: default_days_ahead(),
+        }
+    }
+}
+
+impl WalkinConfig {
+    /// The office's schedule for the walk-in core.
+    pub fn schedule(&self) -> crate::core::walkin::Schedule {
+        crate::core::walkin::Schedule {
+            weekdays: self
+                .working_days
+                .iter()
+                .filter_map(|d| weekday(d))
+                .collect(),
+            extra_days: self.extra_days.iter().copied().collect(),
+            holidays: self.holidays.iter().copied().collect(),
+        }
+    }
+}
+
+fn weekday(s: &str) -> Option<chrono::Weekday> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "mon" | "senin" => Some(chrono::Weekday::Mon),
+        "tue" | "selasa" => Some(chrono::Weekday::Tue),
+        "wed" | "rabu" => Some(chrono::Weekday::Wed),
+        "thu" | "kamis" => Some(chrono::Weekday::Thu),
+        "fri" | "jumat" => Some(chrono::Weekday::Fri),
+        "sat" | "sabtu" => Some(chrono::Weekday::Sat),
+        "sun" | "minggu" => Some(chrono::Weekday::Sun),
+        _ => None,
+    }
+}
+
+fn default_booking_url() -> String {
+    "https://antrean.example.go.id".into()
+}
+fn default_desk() -> String {
+    "Meja informasi di dekat pintu masuk · Information desk by the entrance".into()
+}
+fn default_hours() -> String {
+    "Senin-Jumat 08.00-14.00".into()
+}
+fn default_working_days() -> Vec<String> {
+    ["mon", "tue", "wed", "thu", "fri"]
+        .iter()
+        .map(|d| d.to_string())
+        .collect()
+}
+fn default_days_ahead() -> usize {
+    3
 }
 
 /// The local status endpoint (`/healthz`, `/metrics`).
@@ -378,6 +470,17 @@ impl Config {
                     "must be a loopback address such as 127.0.0.1:9180 (the endpoint is for this machine only)",
                 ));
             }
+        }
+        for (i, d) in self.walkin.working_days.iter().enumerate() {
+            if weekday(d).is_none() {
+                return Err(self.invalid(
+                    &format!("walkin.working_days[{i}]"),
+                    format!("{d:?} is not a day: use mon, tue, wed, thu, fri, sat or sun"),
+                ));
+            }
+        }
+        if !(1..=14).contains(&self.walkin.days_ahead) {
+            return Err(self.invalid("walkin.days_ahead", "must be between 1 and 14"));
         }
         if self.ticket.footer.len() > 4 {
             return Err(self.invalid("ticket.footer", "may hold at most 4 lines"));

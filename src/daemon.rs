@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::central::api::PrinterHealth;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::core::manifest::Manifest;
 use crate::journal::{Journal, JournalError};
 use crate::kiosk::{CentralLink, Event, Heartbeat, Kiosk, ScanReport};
 use crate::metrics::Metrics;
@@ -29,6 +30,9 @@ pub enum StartError {
 pub enum ScanSource {
     /// `[scanner]` if configured, else standard input.
     Configured,
+    /// `[scanner]` if configured; nothing else (the screen's keyboard
+    /// wedge sends through [`Daemon::sender`]).
+    SerialOnly,
     /// Only what is sent through [`Daemon::sender`] (UI, tests).
     None,
 }
@@ -42,6 +46,7 @@ pub struct Daemon {
     done: Option<tokio::sync::oneshot::Receiver<()>>,
     printer_health: tokio::sync::watch::Receiver<PrinterHealth>,
     heartbeat: Arc<Heartbeat>,
+    manifest: tokio::sync::watch::Receiver<Option<Arc<Manifest>>>,
 }
 
 impl Daemon {
@@ -68,6 +73,7 @@ impl Daemon {
         }
         let printer_health = kiosk.printer_health();
         let heartbeat = kiosk.heartbeat();
+        let manifest = kiosk.manifest_watch();
         let (tx, rx) = channel();
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let kiosk = std::thread::Builder::new()
@@ -79,7 +85,12 @@ impl Daemon {
             .expect("spawning the kiosk thread");
         let stop = Arc::new(AtomicBool::new(false));
         let scanner = match (source, &config.scanner) {
-            (ScanSource::None, _) => None,
+            (ScanSource::None, _) | (ScanSource::SerialOnly, None) => None,
+            (ScanSource::SerialOnly, Some(sc)) => Some(crate::scanner::spawn_serial(
+                sc.clone(),
+                tx.clone(),
+                stop.clone(),
+            )),
             (ScanSource::Configured, Some(sc)) => Some(crate::scanner::spawn_serial(
                 sc.clone(),
                 tx.clone(),
@@ -101,7 +112,13 @@ impl Daemon {
             done: Some(done_rx),
             printer_health,
             heartbeat,
+            manifest,
         })
+    }
+
+    /// Today's manifest as the kiosk loop holds it.
+    pub fn manifest(&self) -> tokio::sync::watch::Receiver<Option<Arc<Manifest>>> {
+        self.manifest.clone()
     }
 
     /// The kiosk loop's heartbeat.

@@ -35,6 +35,11 @@ pub enum Event {
     ManifestUpdated(Box<Manifest>),
     /// Standard input ended (headless stdin mode): finish and stop.
     InputClosed,
+    /// Print an information slip (walk-in help); the result goes to `reply`.
+    PrintSlip {
+        bytes: Vec<u8>,
+        reply: Sender<Result<(), String>>,
+    },
     /// Stop after the current scan.
     Shutdown,
 }
@@ -130,6 +135,7 @@ pub struct Kiosk {
     printer_health: tokio::sync::watch::Sender<PrinterHealth>,
     metrics: Arc<Metrics>,
     heartbeat: Arc<Heartbeat>,
+    manifest_watch: tokio::sync::watch::Sender<Option<Arc<Manifest>>>,
 }
 
 /// The kiosk loop's sign of life, for the systemd watchdog: a hung loop
@@ -203,7 +209,14 @@ impl Kiosk {
             }),
             metrics: Arc::new(Metrics::new()),
             heartbeat: Arc::new(Heartbeat::default()),
+            manifest_watch: tokio::sync::watch::Sender::new(None),
         }
+    }
+
+    /// Today's manifest as the loop uses it (screens read service names
+    /// and sessions from it without touching the disk).
+    pub fn manifest_watch(&self) -> tokio::sync::watch::Receiver<Option<Arc<Manifest>>> {
+        self.manifest_watch.subscribe()
     }
 
     /// The loop's heartbeat (beats at least once a second while healthy).
@@ -248,6 +261,7 @@ impl Kiosk {
     /// Handles events until shutdown, end of input or all senders gone.
     pub fn run(mut self, rx: Receiver<Event>) {
         self.purge();
+        self.refresh_manifest();
         loop {
             self.heartbeat.beat();
             match rx.recv_timeout(Duration::from_secs(1)) {
@@ -255,6 +269,16 @@ impl Kiosk {
                     self.handle_frame(frame);
                 }
                 Ok(Event::ManifestUpdated(m)) => self.install_manifest(*m),
+                Ok(Event::PrintSlip { bytes, reply }) => {
+                    let result = self
+                        .printer
+                        .print(&bytes, "info")
+                        .map_err(|e| e.to_string());
+                    if let Err(e) = &result {
+                        self.set_printer_health("offline", Some(e.clone()));
+                    }
+                    let _ = reply.send(result);
+                }
                 Ok(Event::InputClosed) | Ok(Event::Shutdown) => break,
                 Err(RecvTimeoutError::Timeout) => {
                     self.refresh_manifest();
@@ -299,6 +323,7 @@ impl Kiosk {
         }
         self.keys = KeyRing::new(self.config_keys.clone());
         self.keys.extend(m.trusted_keys());
+        self.manifest_watch.send_replace(Some(Arc::new(m.clone())));
         self.manifest = Some(m);
     }
 
@@ -315,6 +340,7 @@ impl Kiosk {
             Ok(None) => {
                 if self.manifest.as_ref().is_some_and(|m| m.date != today) {
                     self.manifest = None;
+                    self.manifest_watch.send_replace(None);
                     self.keys = KeyRing::new(self.config_keys.clone());
                 }
             }

@@ -18,3 +18,4 @@ pub mod report;
 pub mod scanner;
 pub mod state_dir;
 pub mod status_server;
+pub mod ui;

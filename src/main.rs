@@ -61,6 +61,11 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Render both screens in their main states at every supported size (PNG).
+    Screenshots {
+        #[arg(long, default_value = "docs/screenshots")]
+        out: PathBuf,
+    },
     /// The day's check-ins, reprints, rejections and printer faults,
     /// reconciled against the central service (unacknowledged check-ins are sent again).
     Report {
@@ -123,6 +128,11 @@ fn main() -> ExitCode {
             };
             report(print_test(&config))
         }
+        Command::Screenshots { out } => report(
+            antrean_kiosk::ui::screenshots::render_all(&out)
+                .map(|files| println!("{} screenshots in {}", files.len(), out.display()))
+                .map_err(anyhow::Error::from),
+        ),
         Command::Report { config, date } => {
             let config = match load(&config) {
                 Ok(c) => c,
@@ -151,10 +161,11 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 }
 
 fn run(config: Config, headless: bool) -> anyhow::Result<()> {
-    if !headless {
-        anyhow::bail!("the screen is not part of this build yet: run with --headless");
-    }
     let clock = Clock::from_env()?;
+    if !headless {
+        antrean_kiosk::ui::run::run_screens(&config, clock)?;
+        return Ok(());
+    }
     let mut app = App::start(&config, AppOptions::configured(clock))?;
     app.wait();
     app.stop();

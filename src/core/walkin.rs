@@ -113,6 +113,49 @@ pub fn free_sessions(
     out
 }
 
+/// The lines of the walk-in information slip: free sessions, office
+/// hours, where the desk is. ASCII, fitted to the paper width. It never
+/// carries a queue number.
+pub fn slip_lines(
+    free: &[FreeSession],
+    tz: chrono_tz::Tz,
+    office_hours: &str,
+    desk: &str,
+    columns: u8,
+) -> Vec<String> {
+    use super::locale::{bulan, hari, zona};
+    use super::ticket::{ascii, wrap};
+    let cols = usize::from(columns);
+    let mut lines = vec!["Sesi yang masih tersedia:".to_string()];
+    if free.is_empty() {
+        lines.extend(wrap(
+            "Belum ada tempat kosong. Silakan tanya petugas.",
+            cols,
+            2,
+        ));
+    }
+    for f in free.iter().take(8) {
+        let day = format!(
+            "{} {:02} {}",
+            &hari(f.date.weekday())[..3],
+            f.date.day(),
+            &bulan(f.date.month())[..3]
+        );
+        let line = format!("{day} {} {}: {} tempat", f.slot.display(), zona(tz), f.free);
+        lines.extend(wrap(&line, cols, 2));
+    }
+    lines.push(String::new());
+    lines.extend(wrap(
+        &ascii(&format!("Jam layanan: {office_hours}")),
+        cols,
+        2,
+    ));
+    lines.extend(wrap(&ascii(desk), cols, 3));
+    lines.push(String::new());
+    lines.extend(wrap("Daftar online: pindai QR di bawah.", cols, 2));
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +271,30 @@ mod tests {
         let free = free_sessions(&schedule, &days[..1], &[&today], at("08:00"));
         assert_eq!(free.len(), 1);
         assert_eq!(free[0].slot.wire(), "13:00-14:00");
+        // The slip lists them, fitted to 58 mm paper.
+        let lines = slip_lines(
+            &free_sessions(
+                &schedule,
+                &days,
+                &[&today, &holiday, &tomorrow],
+                at("07:30"),
+            ),
+            chrono_tz::Asia::Jakarta,
+            "Senin-Jumat 08.00-14.00",
+            "Meja informasi dekat pintu",
+            32,
+        );
+        assert!(
+            lines.iter().all(|l| l.len() <= 32 && l.is_ascii()),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("Rab 08 Mei 08.00-09.00 WIB")),
+            "{lines:?}"
+        );
+        assert!(lines.iter().any(|l| l.contains("Jum 10 Mei")), "{lines:?}");
         // No manifest for a day: nothing invented.
         assert!(free_sessions(&schedule, &[d("2024-05-13")], &[&today], at("07:00")).is_empty());
     }

@@ -1,0 +1,59 @@
+//! Wiring of the call board: copies a [`BoardView`] into the window's
+//! properties. The only code that touches the generated board types.
+
+use slint::{ComponentHandle, ModelRc, VecModel};
+
+use super::model::BoardView;
+use super::{BoardAdapter, BoardWindow, CounterRow, RecentRow, WaitingRow};
+
+pub fn create() -> Result<BoardWindow, slint::PlatformError> {
+    BoardWindow::new()
+}
+
+/// Shows the board.
+pub fn show(w: &BoardWindow, v: &BoardView) {
+    let a = w.global::<BoardAdapter>();
+    a.set_last_number(v.last_number.as_str().into());
+    a.set_last_counter(v.last_counter.as_str().into());
+    a.set_last_recall(v.last_recall);
+    a.set_counters(ModelRc::new(VecModel::from(
+        v.counters
+            .iter()
+            .map(|(label, number)| CounterRow {
+                label: label.as_str().into(),
+                number: number.as_str().into(),
+            })
+            .collect::<Vec<_>>(),
+    )));
+    a.set_recent(ModelRc::new(VecModel::from(
+        v.recent
+            .iter()
+            .map(|(number, counter)| RecentRow {
+                number: number.as_str().into(),
+                counter: counter.as_str().into(),
+            })
+            .collect::<Vec<_>>(),
+    )));
+    a.set_waiting(ModelRc::new(VecModel::from(
+        v.waiting
+            .iter()
+            .map(|(session, count)| WaitingRow {
+                session: session.as_str().into(),
+                count: count.as_str().into(),
+            })
+            .collect::<Vec<_>>(),
+    )));
+    a.set_notice(v.notice.as_str().into());
+    a.set_stale_text(v.stale_text.as_str().into());
+    // Last, so that the flash shows the new number.
+    a.set_flash_serial(v.flash_serial);
+}
+
+/// Header texts and the staff warning banner.
+pub fn set_status(w: &BoardWindow, office: &str, date: &str, clock: &str, warning: &str) {
+    let a = w.global::<BoardAdapter>();
+    a.set_office_name(office.into());
+    a.set_date_text(date.into());
+    a.set_clock_text(clock.into());
+    a.set_warning_text(warning.into());
+}

@@ -1,0 +1,12 @@
+//! The Slint screens: the kiosk screen and the call board. `model` holds
+//! pure view models (no Slint types); the adapters are the only code that
+//! touches the generated types; `screenshots` renders them headless.
+
+slint::include_modules!();
+
+pub mod board_adapter;
+pub mod controller;
+pub mod kiosk_adapter;
+pub mod model;
+pub mod run;
+pub mod screenshots;

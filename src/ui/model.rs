@@ -1,0 +1,337 @@
+//! View models for the screens, and the keyboard-wedge burst detector.
+//! Pure: they turn scan reports, board states and times into the texts the
+//! screens show; the adapters copy them into Slint properties.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+use chrono_tz::Tz;
+
+use crate::core::board::BoardState;
+use crate::core::booking::{is_open, Reason, Rules, Slot};
+use crate::core::locale::{date_en, jam, printer_fault_message, rejection_message, tanggal, zona};
+use crate::core::manifest::{default_service_name, Manifest};
+use crate::kiosk::{Outcome, ScanReport};
+
+/// What a person did on the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UiAction {
+    /// A keyboard-wedge burst or the keypad's OK.
+    Scan(String),
+    /// "Belum punya booking?".
+    WalkInHelp,
+    /// "Cetak info" on the walk-in screen.
+    PrintInfo,
+    /// A result screen timed out or "Kembali" was pressed.
+    BackToIdle,
+}
+
+/// Keyboard-wedge scanners type a whole code quickly, then Enter. Keys
+/// further apart than the idle gap start a new burst (a half-typed burst
+/// is dropped), so a stray key press never becomes part of a scan.
+#[derive(Debug, Clone)]
+pub struct WedgeBuffer {
+    buf: String,
+    last_ms: Option<u64>,
+    gap_ms: u64,
+}
+
+impl Default for WedgeBuffer {
+    fn default() -> Self {
+        WedgeBuffer::new(300)
+    }
+}
+
+impl WedgeBuffer {
+    pub fn new(gap_ms: u64) -> WedgeBuffer {
+        WedgeBuffer {
+            buf: String::new(),
+            last_ms: None,
+            gap_ms,
+        }
+    }
+
+    /// Feeds the text of one key press at `at_ms`; returns a completed burst.
+    pub fn key(&mut self, text: &str, at_ms: u64) -> Option<String> {
+        if self
+            .last_ms
+            .is_some_and(|last| at_ms.saturating_sub(last) > self.gap_ms)
+        {
+            self.buf.clear();
+        }
+        self.last_ms = Some(at_ms);
+        if text == "\n" || text == "\r" {
+            let burst = std::mem::take(&mut self.buf);
+            return (!burst.trim().is_empty()).then_some(burst);
+        }
+        // Printable characters only (Slint sends special keys as private-use
+        // characters).
+        if text
+            .chars()
+            .all(|c| !c.is_control() && !('\u{f700}'..='\u{f8ff}').contains(&c))
+            && self.buf.len() < 2048
+        {
+            self.buf.push_str(text);
+        }
+        None
+    }
+}
+
+/// What the kiosk screen shows after a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultView {
+    /// `success`, `rejected` or `fault`; `None` for nothing to show (a double read).
+    pub screen: Option<&'static str>,
+    pub number: String,
+    pub service: String,
+    pub session: String,
+    pub ahead: String,
+    pub reprint: bool,
+    pub message_id: String,
+    pub message_en: String,
+    /// Offer the walk-in help (unknown or unreadable codes).
+    pub offer_walkin: bool,
+}
+
+/// Turns a scan report into what the screen shows.
+pub fn result_view(report: &ScanReport, manifest: Option<&Manifest>, tz: Tz) -> ResultView {
+    let mut v = ResultView {
+        screen: None,
+        number: String::new(),
+        service: String::new(),
+        session: String::new(),
+        ahead: String::new(),
+        reprint: false,
+        message_id: String::new(),
+        message_en: String::new(),
+        offer_walkin: false,
+    };
+    if let Some(b) = &report.booking {
+        v.number = b.number.clone();
+        v.service = manifest
+            .map(|m| m.service_name(&b.service).to_string())
+            .filter(|n| *n != b.service)
+            .unwrap_or_else(|| default_service_name(&b.service).to_string());
+        v.session = format!("{} {}", b.slot.display(), zona(tz))
+            .trim_end()
+            .to_string();
+        v.ahead = report.ahead.map(|a| a.to_string()).unwrap_or_default();
+    }
+    match &report.outcome {
+        Outcome::Accept | Outcome::Reprint => {
+            v.screen = Some("success");
+            v.reprint = report.outcome == Outcome::Reprint;
+        }
+        Outcome::Rejected(r) => {
+            v.screen = Some("rejected");
+            let m = rejection_message(r);
+            v.message_id = m.id;
+            v.message_en = m.en;
+            v.offer_walkin = matches!(r.reason, Reason::UnknownBooking | Reason::InvalidFormat);
+        }
+        Outcome::PrinterFault(_) | Outcome::JournalFault(_) => {
+            v.screen = Some("fault");
+            let m = printer_fault_message();
+            v.message_id = m.id;
+            v.message_en = m.en;
+        }
+        Outcome::DoubleRead => {}
+    }
+    v
+}
+
+/// `Rabu, 08 Mei 2024` / `09.20`.
+pub fn date_and_clock(now: DateTime<FixedOffset>) -> (String, String) {
+    (tanggal(now.date_naive()), jam(now.time()))
+}
+
+/// The idle screen's line about which session is open for check-in now,
+/// in both languages.
+pub fn open_session_text(
+    manifest: Option<&Manifest>,
+    now: DateTime<FixedOffset>,
+    rules: &Rules,
+) -> (String, String) {
+    let today = now.date_naive();
+    let open: Vec<Slot> = manifest
+        .filter(|m| m.date == today)
+        .map(|m| {
+            m.sessions
+                .iter()
+                .filter_map(|s| Slot::parse(&s.slot))
+                .filter(|slot| is_open(today, *slot, now, rules))
+                .collect()
+        })
+        .unwrap_or_default();
+    if open.is_empty() {
+        return (
+            "Belum ada sesi yang dibuka untuk check-in saat ini.".into(),
+            "No session is open for check-in right now.".into(),
+        );
+    }
+    let list = open
+        .iter()
+        .map(|s| s.display())
+        .collect::<Vec<_>>()
+        .join(", ");
+    (
+        format!("Check-in dibuka untuk sesi {list}"),
+        format!("Check-in is open for session {list}"),
+    )
+}
+
+/// What the call board shows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BoardView {
+    pub last_number: String,
+    pub last_counter: String,
+    pub last_recall: bool,
+    pub flash_serial: i32,
+    /// (label, number or empty).
+    pub counters: Vec<(String, String)>,
+    /// (number, counter label).
+    pub recent: Vec<(String, String)>,
+    /// (session `HH.MM-HH.MM`, count).
+    pub waiting: Vec<(String, String)>,
+    pub notice: String,
+    pub stale_text: String,
+}
+
+/// How long without events or pings before the board says so.
+pub const STALE_AFTER_SECONDS: i64 = 60;
+
+/// Builds the board's view; `last_contact` decides the stale banner.
+pub fn board_view(
+    state: &BoardState,
+    connected: bool,
+    last_contact: Option<DateTime<FixedOffset>>,
+    now: DateTime<FixedOffset>,
+) -> BoardView {
+    let label_of = |id: &str| {
+        state
+            .counters()
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.label.clone())
+            .unwrap_or_else(|| format!("Loket {id}"))
+    };
+    let fresh =
+        connected && last_contact.is_some_and(|t| (now - t).num_seconds() <= STALE_AFTER_SECONDS);
+    let stale_text = if fresh {
+        String::new()
+    } else {
+        match last_contact {
+            Some(t) => format!(
+                "Koneksi terputus, terakhir diperbarui {} · Connection lost, last updated {}",
+                jam(t.time()),
+                jam(t.time())
+            ),
+            None => {
+                "Koneksi terputus, menunggu data antrean · Connection lost, waiting for queue data"
+                    .into()
+            }
+        }
+    };
+    BoardView {
+        last_number: state
+            .last_call()
+            .map(|l| l.call.number.clone())
+            .unwrap_or_default(),
+        last_counter: state
+            .last_call()
+            .map(|l| label_of(&l.call.counter).to_uppercase())
+            .unwrap_or_default(),
+        last_recall: state.last_call().is_some_and(|l| l.call.recall),
+        flash_serial: state.last_call().map(|l| l.serial as i32).unwrap_or(0),
+        counters: state
+            .counters()
+            .iter()
+            .map(|c| {
+                (
+                    c.label.clone(),
+                    c.serving
+                        .as_ref()
+                        .map(|s| s.number.clone())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect(),
+        recent: state
+            .recent()
+            .iter()
+            .map(|r| (r.number.clone(), label_of(&r.counter)))
+            .collect(),
+        waiting: state
+            .waiting()
+            .iter()
+            .map(|w| {
+                (
+                    Slot::parse(&w.slot)
+                        .map(|s| s.display())
+                        .unwrap_or_else(|| w.slot.clone()),
+                    w.count.to_string(),
+                )
+            })
+            .collect(),
+        notice: state.notice().unwrap_or_default().to_string(),
+        stale_text,
+    }
+}
+
+/// One row of the walk-in screen: (`Rabu, 08 Mei 2024`, `13.00-14.00 WIB`, `12 tempat`).
+pub fn free_session_rows(
+    sessions: &[crate::core::walkin::FreeSession],
+    tz: Tz,
+    limit: usize,
+) -> Vec<(String, String, String)> {
+    sessions
+        .iter()
+        .take(limit)
+        .map(|s| {
+            (
+                tanggal(s.date),
+                format!("{} {}", s.slot.display(), zona(tz))
+                    .trim_end()
+                    .to_string(),
+                format!("{} tempat", s.free),
+            )
+        })
+        .collect()
+}
+
+/// English date for the walk-in screen's English mode.
+pub fn english_date(d: NaiveDate) -> String {
+    date_en(d)
+}
+
+/// Local naive time of an instant (for the walk-in core).
+pub fn local(now: DateTime<FixedOffset>) -> NaiveDateTime {
+    now.naive_local()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wedge_bursts_and_idle_gaps() {
+        let mut w = WedgeBuffer::new(300);
+        let mut feed = |keys: &str, start: u64, step: u64| -> Vec<String> {
+            keys.chars()
+                .enumerate()
+                .filter_map(|(i, c)| w.key(&c.to_string(), start + i as u64 * step))
+                .collect()
+        };
+        assert_eq!(feed("ABCD\n", 0, 10), vec!["ABCD"]);
+        // Half a burst, then a long pause: dropped.
+        assert!(feed("XY", 1000, 10).is_empty());
+        assert_eq!(feed("BGR-1\n", 2000, 20), vec!["BGR-1"]);
+        // Slow typing (a person at a keyboard) never forms a scan.
+        assert!(feed("SLOW\n", 5000, 400).is_empty());
+        // A bare Enter is nothing.
+        assert!(feed("\n", 9000, 10).is_empty());
+        // Special keys are ignored.
+        let mut w = WedgeBuffer::new(300);
+        assert_eq!(w.key("\u{f700}", 0), None);
+        assert_eq!(w.key("A", 5), None);
+        assert_eq!(w.key("\n", 10), Some("A".into()));
+    }
+}
