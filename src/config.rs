@@ -105,6 +105,12 @@ pub struct PrinterConfig {
     /// RTS/CTS hardware flow control.
     #[serde(default)]
     pub flow_control: bool,
+    /// How long to wait for the answer to a status query.
+    #[serde(default = "default_status_timeout_ms")]
+    pub status_timeout_ms: u64,
+    /// Seconds between status queries while idle.
+    #[serde(default = "default_status_every_s")]
+    pub status_every_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -306,6 +312,12 @@ fn default_columns() -> u8 {
 }
 fn default_write_timeout_ms() -> u64 {
     3000
+}
+fn default_status_timeout_ms() -> u64 {
+    500
+}
+fn default_status_every_s() -> u64 {
+    5
 }
 fn default_scanner_baud() -> u32 {
     9600

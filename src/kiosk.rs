@@ -21,10 +21,11 @@ use crate::core::booking::{
 };
 use crate::core::framing::Frame;
 use crate::core::manifest::{default_service_name, Manifest};
+use crate::core::printer_status::PrinterStatus;
 use crate::core::ticket::{compose, Ticket, TicketInput};
 use crate::journal::{Journal, JournalError};
 use crate::metrics::Metrics;
-use crate::printer::port::TicketPrinter;
+use crate::printer::port::{PrinterError, TicketPrinter};
 
 /// Everything the kiosk loop reacts to.
 #[derive(Debug)]
@@ -120,6 +121,8 @@ pub struct Kiosk {
     manifest_checked: Option<(NaiveDate, Option<std::time::SystemTime>)>,
     retention_days: u32,
     purged_on: Option<NaiveDate>,
+    status_every: Duration,
+    status_checked: Instant,
     state_dir: PathBuf,
     kiosk_id: String,
     office_name: String,
@@ -185,6 +188,8 @@ impl Kiosk {
             manifest_checked: None,
             retention_days: config.kiosk.retention_days,
             purged_on: None,
+            status_every: Duration::from_secs(config.printer.status_every_seconds.max(1)),
+            status_checked: Instant::now(),
             state_dir: config.kiosk.state_dir.clone(),
             kiosk_id: config.kiosk.id.clone(),
             office_name: config.office.name.clone(),
@@ -235,7 +240,23 @@ impl Kiosk {
         self.printer_health.subscribe()
     }
 
+    /// Asks the printer how it is and publishes the answer.
+    fn check_printer(&mut self) -> PrinterStatus {
+        self.status_checked = Instant::now();
+        let status = self.printer.status();
+        self.set_printer_health(status.state.as_str(), status.detail.clone());
+        status
+    }
+
     fn set_printer_health(&self, state: &str, detail: Option<String>) {
+        if self.printer_health.borrow().state != state {
+            if state == "ok" || state == "paper_low" {
+                tracing::info!(state, detail = ?detail, "printer state");
+            } else {
+                tracing::warn!(state, detail = ?detail,
+                    "printer cannot print: new check-ins are refused until it is fixed");
+            }
+        }
         self.metrics
             .printer_ok
             .set(i64::from(state == "ok" || state == "paper_low"));
@@ -283,6 +304,9 @@ impl Kiosk {
                 Err(RecvTimeoutError::Timeout) => {
                     self.refresh_manifest();
                     self.purge();
+                    if self.status_checked.elapsed() >= self.status_every {
+                        self.check_printer();
+                    }
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
@@ -391,7 +415,26 @@ impl Kiosk {
             Ok(s) => s,
             Err(e) => return self.journal_fault(at, booking, e),
         };
-        match checkin_decision(state, self.rules.reprint_limit) {
+        let decision = checkin_decision(state, self.rules.reprint_limit);
+        if decision != CheckinDecision::AlreadyPrinted {
+            // No new check-in (and no ticket) while the printer cannot print.
+            let status = self.check_printer();
+            if !status.state.can_print() {
+                let reason = format!(
+                    "printer {}: {}",
+                    status.state.as_str(),
+                    status.detail.unwrap_or_default()
+                );
+                let _ = self
+                    .journal
+                    .record_printer_fault(at, Some(&booking.booking), &reason);
+                return ScanReport {
+                    booking: Some(booking),
+                    ..ScanReport::bare(Outcome::PrinterFault(reason), at)
+                };
+            }
+        }
+        match decision {
             CheckinDecision::Accept => self.accept(at, booking),
             CheckinDecision::ResumePrint => self.resume(at, booking),
             CheckinDecision::Reprint => self.reprint(at, booking),
@@ -552,7 +595,12 @@ impl Kiosk {
             }
             Err(e) => {
                 tracing::error!(error = %e, printer = %self.printer.describe(), "ticket not printed");
-                self.set_printer_health("offline", Some(e.to_string()));
+                let state = match &e {
+                    PrinterError::NotReady { state, .. }
+                    | PrinterError::AfterPrint { state, .. } => state,
+                    _ => "offline",
+                };
+                self.set_printer_health(state, Some(e.to_string()));
                 let _ =
                     self.journal
                         .record_printer_fault(now, Some(&booking.booking), &e.to_string());
@@ -581,6 +629,7 @@ impl Kiosk {
                 _ => None,
             });
         let number = report.booking.as_ref().map(|b| b.number.as_str());
+        self.metrics.scan(report.outcome.code());
         if let Err(e) =
             self.journal
                 .record_scan(report.at, report.outcome.code(), booking.as_deref())

@@ -61,6 +61,11 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Ask the printer for its real-time status (exit 1 when it cannot print).
+    PrinterStatus {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Render both screens in their main states at every supported size (PNG).
     Screenshots {
         #[arg(long, default_value = "docs/screenshots")]
@@ -127,6 +132,25 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             report(print_test(&config))
+        }
+        Command::PrinterStatus { config } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let mut printer = from_config(&config.printer, &config.kiosk.state_dir);
+            let status = printer.status();
+            println!(
+                "{}: {}{}",
+                printer.describe(),
+                status.state.as_str(),
+                status.detail.map(|d| format!(" ({d})")).unwrap_or_default()
+            );
+            if status.state.can_print() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Command::Screenshots { out } => report(
             antrean_kiosk::ui::screenshots::render_all(&out)

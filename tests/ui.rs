@@ -111,6 +111,7 @@ id = "ui-1"
 state_dir = "{}"
 [printer]
 port = "virtual"
+status_every_seconds = 1
 [central]
 url = "http://{addr}"
 token = "ui-token"
@@ -281,6 +282,15 @@ desk_location = "Meja informasi dekat pintu masuk"
     assert_eq!(b.get_last_counter(), "LOKET 3");
     assert!(b.get_flash_serial() > 0);
     assert_eq!(b.get_stale_text(), "", "a live board shows no banner");
+    // The kiosk's printer runs low on paper: staff see it on the board.
+    std::fs::write(state.join("virtual-printer.state"), "paper_low").unwrap();
+    pump_until(&mut c, "the paper-low warning on the board", |c| {
+        c.board()
+            .unwrap()
+            .global::<BoardAdapter>()
+            .get_warning_text()
+            .contains("Kertas printer")
+    });
     drop(c);
     app.stop();
 

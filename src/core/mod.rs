@@ -6,5 +6,6 @@ pub mod booking;
 pub mod framing;
 pub mod locale;
 pub mod manifest;
+pub mod printer_status;
 pub mod ticket;
 pub mod walkin;

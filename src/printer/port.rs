@@ -5,9 +5,10 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::PrinterConfig;
+use crate::core::printer_status::{PrinterState, PrinterStatus, STATUS_QUERY};
 
 /// Why a ticket did not reach the printer, with what staff should check.
 #[derive(Debug, thiserror::Error)]
@@ -24,13 +25,33 @@ pub enum PrinterError {
     },
     #[error("virtual printer cannot write to {dir}: {reason}")]
     Virtual { dir: PathBuf, reason: String },
+    #[error(
+        "printer cannot print: {state} ({detail}). Fix the printer; the kiosk resumes by itself."
+    )]
+    NotReady { state: &'static str, detail: String },
+    #[error("printer reported {state} after the ticket ({detail}): the ticket may be incomplete and will print again on the next scan.")]
+    AfterPrint { state: &'static str, detail: String },
+}
+
+impl PrinterError {
+    fn from_status(s: &PrinterStatus, after: bool) -> PrinterError {
+        let (state, detail) = (s.state.as_str(), s.detail.clone().unwrap_or_default());
+        if after {
+            PrinterError::AfterPrint { state, detail }
+        } else {
+            PrinterError::NotReady { state, detail }
+        }
+    }
 }
 
 /// A destination for ticket bytes.
 pub trait TicketPrinter: Send {
-    /// Sends one ticket as one buffer. Ok only when every byte was written.
-    /// `label` names the ticket (booking code) for the virtual printer.
+    /// Sends one ticket as one buffer. Ok only when every byte was written
+    /// and the printer reports no error afterwards. `label` names the
+    /// ticket (booking code) for the virtual printer.
     fn print(&mut self, bytes: &[u8], label: &str) -> Result<(), PrinterError>;
+    /// Asks the printer how it is (a printer that does not answer is offline).
+    fn status(&mut self) -> PrinterStatus;
     /// Where the printer is, for messages.
     fn describe(&self) -> String;
 }
@@ -53,6 +74,7 @@ pub struct SerialPrinter {
     baud: u32,
     timeout: Duration,
     flow_control: bool,
+    status_timeout: Duration,
     port: Option<Box<dyn serialport::SerialPort>>,
     /// The device number the open port belongs to.
     device: Option<u64>,
@@ -71,6 +93,7 @@ impl SerialPrinter {
             baud: config.baud,
             timeout: Duration::from_millis(config.write_timeout_ms),
             flow_control: config.flow_control,
+            status_timeout: Duration::from_millis(config.status_timeout_ms),
             port: None,
             device: None,
         }
@@ -103,14 +126,54 @@ impl SerialPrinter {
         Ok(self.port.as_mut().expect("opened above"))
     }
 
-    /// The open port, for status queries on the same line.
-    pub fn port_mut(&mut self) -> Result<&mut Box<dyn serialport::SerialPort>, PrinterError> {
-        self.open()
-    }
-
-    /// Forgets the port so that the next use reopens it.
-    pub fn drop_port(&mut self) {
-        self.port = None;
+    /// Sends the `DLE EOT` queries and reads the four replies before the
+    /// deadline.
+    fn query(&mut self) -> PrinterStatus {
+        let deadline = self.status_timeout;
+        let write_timeout = self.timeout;
+        let (path, baud) = (self.path.clone(), self.baud);
+        let port = match self.open() {
+            Ok(p) => p,
+            Err(e) => return PrinterStatus::new(PrinterState::Offline, e.to_string()),
+        };
+        let _ = port.clear(serialport::ClearBuffer::Input);
+        if let Err(e) = port.write_all(&STATUS_QUERY).and_then(|_| port.flush()) {
+            self.port = None;
+            return PrinterStatus::new(
+                PrinterState::Offline,
+                format!("status query not sent: {e}"),
+            );
+        }
+        let _ = port.set_timeout(deadline);
+        let started = Instant::now();
+        let mut replies = [0u8; 4];
+        let mut got = 0;
+        while got < 4 && started.elapsed() < deadline {
+            match port.read(&mut replies[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.port = None;
+                    return PrinterStatus::new(
+                        PrinterState::Offline,
+                        format!("status reply not read: {e}"),
+                    );
+                }
+            }
+        }
+        let _ = port.set_timeout(write_timeout);
+        if got < 4 {
+            return PrinterStatus::new(
+                PrinterState::Offline,
+                format!("the printer on {path} does not answer status queries (check power, cable and baud {baud})"),
+            );
+        }
+        match crate::core::printer_status::decode(replies) {
+            Ok(s) => s,
+            Err(e) => PrinterStatus::new(PrinterState::Error, format!("{e}: check the baud rate")),
+        }
     }
 }
 
@@ -139,7 +202,18 @@ impl TicketPrinter for SerialPrinter {
                 total: bytes.len(),
                 reason,
             }
-        })
+        })?;
+        // Printed only if the printer is still well after the ticket.
+        let after = self.query();
+        if after.state.can_print() {
+            Ok(())
+        } else {
+            Err(PrinterError::from_status(&after, true))
+        }
+    }
+
+    fn status(&mut self) -> PrinterStatus {
+        self.query()
     }
 
     fn describe(&self) -> String {
@@ -179,6 +253,10 @@ impl VirtualPrinter {
 
 impl TicketPrinter for VirtualPrinter {
     fn print(&mut self, bytes: &[u8], label: &str) -> Result<(), PrinterError> {
+        let status = self.status();
+        if !status.state.can_print() {
+            return Err(PrinterError::from_status(&status, false));
+        }
         let err = |e: std::io::Error| PrinterError::Virtual {
             dir: self.dir.clone(),
             reason: e.to_string(),
@@ -212,5 +290,22 @@ impl TicketPrinter for VirtualPrinter {
 
     fn describe(&self) -> String {
         format!("virtual printer in {}", self.dir.display())
+    }
+
+    /// `ok`, unless `state_dir/virtual-printer.state` names another state
+    /// (`paper_low`, `paper_out`, `cover_open`, `offline`, `error`): for
+    /// training staff on printer faults.
+    fn status(&mut self) -> PrinterStatus {
+        let file = self.dir.with_file_name("virtual-printer.state");
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let state = match text.trim() {
+            "paper_low" => PrinterState::PaperLow,
+            "paper_out" => PrinterState::PaperOut,
+            "cover_open" => PrinterState::CoverOpen,
+            "offline" => PrinterState::Offline,
+            "error" => PrinterState::Error,
+            _ => return PrinterStatus::ok(),
+        };
+        PrinterStatus::new(state, "virtual printer state file")
     }
 }

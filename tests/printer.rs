@@ -1,0 +1,264 @@
+//! Printer health with a scripted printer emulator on a pseudo-terminal:
+//! paper out mid-day, cover open, a silent printer, garbage status bytes.
+//! Each case asserts the journal and what reached the paper, and that the
+//! kiosk recovers by itself. Also `printer-status` and the health report.
+
+mod support;
+
+use std::process::Command;
+
+use antrean_kiosk::core::printer_status::PrinterState;
+use support::*;
+
+/// Valid tokens of the test day's 09:00 session.
+fn tokens() -> Vec<(String, String)> {
+    (1..=4)
+        .map(|i| {
+            let booking = format!("BGR-240508-0090{i}");
+            let number = format!("B-02{i}");
+            (
+                token(&booking, &number, "2024-05-08", "09:00-10:00", "KK"),
+                booking,
+            )
+        })
+        .collect()
+}
+
+struct Rig {
+    office: Office,
+    printer: PrinterTap,
+    scanner: Scanner,
+    daemon: DaemonProcess,
+    scans: usize,
+}
+
+fn rig(extra: &str) -> Rig {
+    let office = Office::new(extra);
+    office.write_config(&format!(
+        "[printer]\nport = \"{}\"\nstatus_every_seconds = 1\nstatus_timeout_ms = 300\n\n[scanner]\nport = \"{}\"\nidle_ms = 100\n{extra}",
+        office.printer_link.display(),
+        office.scanner_link.display()
+    ));
+    let pty = Pty::new();
+    pty.link_at(&office.printer_link);
+    let printer = PrinterTap::start(pty);
+    let scanner = Scanner { pty: Pty::new() };
+    scanner.pty.link_at(&office.scanner_link);
+    let daemon = DaemonProcess::start(&office, &[]);
+    daemon.wait_log("scanner port open");
+    Rig {
+        office,
+        printer,
+        scanner,
+        daemon,
+        scans: 0,
+    }
+}
+
+impl Rig {
+    fn scan(&mut self, token: &str) -> serde_json::Value {
+        self.scanner.scan(token);
+        self.scans += 1;
+        self.daemon.wait_scan(self.scans)
+    }
+
+    /// Waits until the kiosk's own status check saw `state`.
+    fn wait_state(&self, state: &str) {
+        wait_for(
+            &format!("the kiosk to see the printer {state}"),
+            LIMIT,
+            || {
+                self.daemon
+                    .lines()
+                    .iter()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .filter(|v| v.get("state").is_some())
+                    .last()
+                    .filter(|v| v["state"] == state)
+                    .map(|_| ())
+            },
+        );
+    }
+
+    fn journal(&self) -> Vec<(String, bool, u32)> {
+        self.office
+            .checkins()
+            .into_iter()
+            .map(|(b, _, p, r)| (b, p, r))
+            .collect()
+    }
+}
+
+#[test]
+fn paper_out_mid_day_loses_no_ticket_and_recovers() {
+    let t = tokens();
+    let mut r = rig("");
+    r.printer.set(|s| s.paper_out_after = Some(2));
+    assert_eq!(r.scan(&t[0].0)["outcome"], "accept");
+    // The paper runs out during the second ticket: it counts as not printed.
+    assert_eq!(r.scan(&t[1].0)["outcome"], "printer_fault");
+    assert_eq!(
+        r.journal(),
+        vec![(t[0].1.clone(), true, 0), (t[1].1.clone(), false, 0)]
+    );
+    // While out of paper, nobody new is checked in.
+    let l = r.scan(&t[2].0);
+    assert_eq!(l["outcome"], "printer_fault");
+    assert_eq!(r.journal().len(), 2);
+    r.wait_state("paper_out");
+    // Paper is replaced; the kiosk notices by itself.
+    r.printer.set(|s| s.state = PrinterState::Ok);
+    r.wait_state("ok");
+    // The second resident scans again: the original ticket, no reprint used.
+    let l = r.scan(&t[1].0);
+    assert_eq!(
+        (l["outcome"].as_str(), l["resumed"].as_bool()),
+        (Some("accept"), Some(true))
+    );
+    assert_eq!(r.scan(&t[2].0)["outcome"], "accept");
+    assert_eq!(
+        r.journal(),
+        vec![
+            (t[0].1.clone(), true, 0),
+            (t[1].1.clone(), true, 0),
+            (t[2].1.clone(), true, 0)
+        ]
+    );
+    // On paper: first, the interrupted second, the second again, the third.
+    let tickets = r.printer.wait_tickets(4);
+    assert_eq!(tickets.len(), 4);
+    let faults: i64 = rusqlite::Connection::open(r.office.journal())
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM printer_faults", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(
+        faults, 2,
+        "both faults are in the journal for the day report"
+    );
+}
+
+#[test]
+fn cover_open_silent_printer_and_garbage_status_refuse_then_recover() {
+    let t = tokens();
+    let mut r = rig("");
+    for (i, (setup, state)) in [
+        (
+            Box::new(|s: &mut EmulatorScript| s.state = PrinterState::CoverOpen)
+                as Box<dyn Fn(&mut EmulatorScript)>,
+            "cover_open",
+        ),
+        (
+            Box::new(|s: &mut EmulatorScript| s.silent = true),
+            "offline",
+        ),
+        (Box::new(|s: &mut EmulatorScript| s.garbage = true), "error"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        r.printer.set(|s| setup(s));
+        let l = r.scan(&t[i].0);
+        assert_eq!(l["outcome"], "printer_fault", "{state}");
+        r.wait_state(state);
+        assert_eq!(
+            r.journal().len(),
+            i,
+            "no check-in while the printer is {state}"
+        );
+        r.printer.set(|s| {
+            s.state = PrinterState::Ok;
+            s.silent = false;
+            s.garbage = false;
+        });
+        r.wait_state("ok");
+        // (Another scan in between, or the same QR within 3 s is a double read.)
+        assert_eq!(r.scan("?")["outcome"], "invalid_format");
+        assert_eq!(r.scan(&t[i].0)["outcome"], "accept", "after {state}");
+    }
+    assert_eq!(
+        r.printer.wait_tickets(3).len(),
+        3,
+        "three tickets, nothing else on paper"
+    );
+    assert!(r
+        .journal()
+        .iter()
+        .all(|(_, printed, reprints)| *printed && *reprints == 0));
+}
+
+#[test]
+fn printer_status_command_and_health_report() {
+    // The command, against the emulator in two states.
+    let office = Office::new("");
+    let pty = Pty::new();
+    pty.link_at(&office.printer_link);
+    let printer = PrinterTap::start(pty);
+    let status = |printer: &PrinterTap, state: PrinterState| {
+        printer.set(|s| s.state = state);
+        let out = Command::new(env!("CARGO_BIN_EXE_antrean-kiosk"))
+            .args(["printer-status", "--config"])
+            .arg(&office.config)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, text) = status(&printer, PrinterState::PaperLow);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("paper_low"), "{text}");
+    let (code, text) = status(&printer, PrinterState::PaperOut);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("paper_out"), "{text}");
+    drop(printer);
+
+    // The health report reaches the central service, the status endpoint shows it.
+    let central_dir = tempfile::tempdir().unwrap();
+    let central = CentralProcess::start(central_dir.path(), "127.0.0.1:0", NOW);
+    let mut r = rig(&format!(
+        "[central]\nurl = \"http://{}\"\ntoken = \"{CENTRAL_TOKEN}\"\nretry_max_seconds = 1\n\n[status]\nlisten = \"127.0.0.1:0\"\n",
+        central.addr
+    ));
+    r.printer.set(|s| s.state = PrinterState::PaperLow);
+    r.wait_state("paper_low");
+    wait_for(
+        "the central service to know the printer is low on paper",
+        LIMIT,
+        || {
+            let (_, staff) = central.call("GET", "/staff", None);
+            (staff["kiosks"][0]["printer"] == "paper_low").then_some(())
+        },
+    );
+    let line = r.daemon.wait_log("status endpoint listening");
+    let addr = serde_json::from_str::<serde_json::Value>(&line).unwrap()["addr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let health: serde_json::Value = reqwest::blocking::get(format!("http://{addr}/healthz"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["printer"]["state"], "paper_low");
+    assert_eq!(health["status"], "ok", "paper low still prints");
+    // Paper low keeps printing.
+    let t = tokens();
+    assert_eq!(r.scan(&t[0].0)["outcome"], "accept");
+    r.printer.set(|s| s.state = PrinterState::PaperOut);
+    r.wait_state("paper_out");
+    let resp = reqwest::blocking::get(format!("http://{addr}/healthz")).unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        503,
+        "a kiosk that cannot print is unhealthy"
+    );
+    let metrics = reqwest::blocking::get(format!("http://{addr}/metrics"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(metrics.contains("antrean_printer_ok 0"), "{metrics}");
+    assert!(
+        metrics.contains("antrean_scans_total{outcome=\"accept\"} 1"),
+        "{metrics}"
+    );
+}
