@@ -72,8 +72,7 @@ impl Rig {
                     .lines()
                     .iter()
                     .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                    .filter(|v| v.get("state").is_some())
-                    .last()
+                    .rfind(|v| v.get("state").is_some())
                     .filter(|v| v["state"] == state)
                     .map(|_| ())
             },

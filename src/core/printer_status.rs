@@ -125,23 +125,23 @@ pub fn replies_for(state: PrinterState) -> [u8; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use PrinterState::*;
+    use PrinterState as S;
 
     #[test]
     fn decode_table() {
         let b = 0x12u8;
         let cases: Vec<([u8; 4], Result<PrinterState, usize>)> = vec![
-            ([b, b, b, b], Ok(Ok)),
-            ([b, b, b, b | 0x0c], Ok(PaperLow)),
-            ([b, b, b, b | 0x04], Ok(PaperLow)),
-            ([b | 0x08, b | 0x20, b, b | 0x60], Ok(PaperOut)),
-            ([b, b, b, b | 0x60], Ok(PaperOut)),
-            ([b | 0x08, b | 0x04, b, b], Ok(CoverOpen)),
-            ([b | 0x08, b | 0x24, b, b | 0x60], Ok(CoverOpen)),
-            ([b | 0x08, b, b, b], Ok(Offline)),
-            ([b, b, b | 0x08, b], Ok(Error)),
-            ([b, b, b | 0x20, b], Ok(Error)),
-            ([b, b | 0x40, b, b], Ok(Error)),
+            ([b, b, b, b], Ok(S::Ok)),
+            ([b, b, b, b | 0x0c], Ok(S::PaperLow)),
+            ([b, b, b, b | 0x04], Ok(S::PaperLow)),
+            ([b | 0x08, b | 0x20, b, b | 0x60], Ok(S::PaperOut)),
+            ([b, b, b, b | 0x60], Ok(S::PaperOut)),
+            ([b | 0x08, b | 0x04, b, b], Ok(S::CoverOpen)),
+            ([b | 0x08, b | 0x24, b, b | 0x60], Ok(S::CoverOpen)),
+            ([b | 0x08, b, b, b], Ok(S::Offline)),
+            ([b, b, b | 0x08, b], Ok(S::Error)),
+            ([b, b, b | 0x20, b], Ok(S::Error)),
+            ([b, b | 0x40, b, b], Ok(S::Error)),
             ([0x00, b, b, b], Err(0)),
             ([b, 0xff, b, b], Err(1)),
             ([b, b, b | 0x80, b], Err(2)),
@@ -155,9 +155,16 @@ mod tests {
 
     #[test]
     fn emulator_replies_round_trip() {
-        for s in [Ok, PaperLow, PaperOut, CoverOpen, Offline, Error] {
+        for s in [
+            S::Ok,
+            S::PaperLow,
+            S::PaperOut,
+            S::CoverOpen,
+            S::Offline,
+            S::Error,
+        ] {
             assert_eq!(decode(replies_for(s)).unwrap().state, s);
-            assert_eq!(s.can_print(), matches!(s, Ok | PaperLow));
+            assert_eq!(s.can_print(), matches!(s, S::Ok | S::PaperLow));
         }
     }
 }
