@@ -111,6 +111,7 @@ pub struct App {
     status_addr: Option<std::net::SocketAddr>,
     board: watch::Receiver<BoardFeed>,
     client: Option<CentralClient>,
+    calls: Option<std::sync::mpsc::Receiver<crate::central::api::CallEvent>>,
 }
 
 impl App {
@@ -129,6 +130,7 @@ impl App {
         let status_rx = status.subscribe();
         let printer_rx;
         let mut client_out = None;
+        let mut calls_out = None;
         let daemon = match &config.central {
             None => {
                 let d = Daemon::start(
@@ -214,6 +216,11 @@ impl App {
                     options.clock,
                     BoardSyncOptions {
                         retry_max: Duration::from_secs(central.retry_max_seconds.max(1)),
+                        calls: {
+                            let (tx, rx) = std::sync::mpsc::channel();
+                            calls_out = Some(rx);
+                            Some(tx)
+                        },
                         ..BoardSyncOptions::default()
                     },
                     board_tx,
@@ -250,6 +257,7 @@ impl App {
         runtime.spawn(systemd_watchdog(heartbeat, shutdown_rx.clone()));
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         Ok(App {
+            calls: calls_out,
             client: client_out,
             board: board_rx,
             metrics,
@@ -280,6 +288,13 @@ impl App {
     /// Today's manifest as the kiosk loop holds it.
     pub fn manifest(&self) -> watch::Receiver<Option<Arc<crate::core::manifest::Manifest>>> {
         self.daemon.as_ref().expect("running").manifest()
+    }
+
+    /// Every call the board applies, once (for the spoken announcements).
+    pub fn take_calls(
+        &mut self,
+    ) -> Option<std::sync::mpsc::Receiver<crate::central::api::CallEvent>> {
+        self.calls.take()
     }
 
     /// The central service's client (absent without `[central]`).

@@ -53,6 +53,8 @@ pub struct Config {
     pub status: Option<StatusConfig>,
     #[serde(default)]
     pub walkin: WalkinConfig,
+    #[serde(default)]
+    pub audio: crate::audio::AudioConfig,
     /// Where the file was read from (for messages); not a key in the file.
     #[serde(skip)]
     pub source: PathBuf,
@@ -490,6 +492,13 @@ impl Config {
                     format!("{d:?} is not a day: use mon, tue, wed, thu, fri, sat or sun"),
                 ));
             }
+        }
+        if let Err(problem) = self.audio.validate() {
+            let key = problem.split('`').nth(1).unwrap_or("audio").to_string();
+            return Err(self.invalid(
+                &key,
+                problem.split(": ").last().unwrap_or(&problem).to_string(),
+            ));
         }
         if !(1..=14).contains(&self.walkin.days_ahead) {
             return Err(self.invalid("walkin.days_ahead", "must be between 1 and 14"));

@@ -2,6 +2,7 @@
 //! civil-registry offices. See `ARCHITECTURE.md` for the code map.
 
 pub mod app;
+pub mod audio;
 pub mod central;
 pub mod clock;
 pub mod config;

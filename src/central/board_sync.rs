@@ -37,6 +37,8 @@ pub struct BoardSyncOptions {
     pub resnapshot_every: Duration,
     /// Longest pause between reconnection tries.
     pub retry_max: Duration,
+    /// Every applied call also goes here (the spoken announcements).
+    pub calls: Option<std::sync::mpsc::Sender<super::api::CallEvent>>,
 }
 
 impl Default for BoardSyncOptions {
@@ -45,12 +47,15 @@ impl Default for BoardSyncOptions {
             heartbeat_timeout: Duration::from_secs(45),
             resnapshot_every: Duration::from_secs(60),
             retry_max: Duration::from_secs(30),
+            calls: None,
         }
     }
 }
 
 enum StreamEnd {
     NeedSnapshot,
+    /// The server reset the stream: its board replaces ours.
+    Reset,
     Reconnect,
     Shutdown,
 }
@@ -67,6 +72,7 @@ pub async fn run_board(
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(250), options.retry_max);
     let mut need_snapshot = true;
+    let mut after_reset = false;
     let mut first = true;
     loop {
         if need_snapshot {
@@ -78,10 +84,15 @@ pub async fn run_board(
                 Ok(snap) => {
                     let now = clock.now();
                     feed.send_modify(|f| {
-                        f.state.apply_snapshot(snap);
+                        if after_reset {
+                            f.state.replace_after_reset(snap);
+                        } else {
+                            f.state.apply_snapshot(snap);
+                        }
                         f.last_contact = Some(now);
                     });
                     need_snapshot = false;
+                    after_reset = false;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "board snapshot not fetched; retrying");
@@ -115,6 +126,11 @@ pub async fn run_board(
             StreamEnd::Shutdown => return,
             StreamEnd::NeedSnapshot => {
                 need_snapshot = true;
+                backoff.reset();
+            }
+            StreamEnd::Reset => {
+                need_snapshot = true;
+                after_reset = true;
                 backoff.reset();
             }
             StreamEnd::Reconnect => {
@@ -209,6 +225,9 @@ async fn stream(
                         changed = true;
                         if let BoardEvent::Call(c) = &event {
                             tracing::info!(seq = c.seq, number = %c.number, counter = %c.counter, recall = c.recall, "board call");
+                            if let Some(tx) = &options.calls {
+                                let _ = tx.send(c.clone());
+                            }
                         }
                     }
                     Applied::Duplicate | Applied::Stale => {}
@@ -219,7 +238,7 @@ async fn stream(
                     }
                     Applied::ResetNeeded => {
                         tracing::info!("board reset by the central service; re-fetching the board");
-                        end = Some(StreamEnd::NeedSnapshot);
+                        end = Some(StreamEnd::Reset);
                         break;
                     }
                 }

@@ -122,6 +122,14 @@ impl BoardState {
         Applied::Updated
     }
 
+    /// After a `reset` the server's history is gone (its database may have
+    /// been replaced): the next snapshot is the truth even when its `seq`
+    /// is lower than ours.
+    pub fn replace_after_reset(&mut self, snap: BoardSnapshot) -> Applied {
+        self.known = false;
+        self.apply_snapshot(snap)
+    }
+
     /// Applies one event of the stream.
     pub fn apply_event(&mut self, event: &BoardEvent) -> Applied {
         let seq = event.seq();
@@ -343,6 +351,10 @@ mod tests {
         b.apply_snapshot(snap(20));
         assert_eq!(b.apply_snapshot(snap(19)), Applied::Stale);
         assert_eq!(b.seq(), 20);
+        // ...except right after a reset: then the server's board is the truth.
+        let mut reset = b.clone();
+        assert_eq!(reset.replace_after_reset(snap(3)), Applied::Updated);
+        assert_eq!(reset.seq(), 3);
         assert_eq!(
             b.apply_event(&call(20, "A-001", "1", false)),
             Applied::Duplicate

@@ -174,11 +174,13 @@ pub fn rejection_message(r: &Rejection) -> Message {
     }
 }
 
-/// The printer-fault message (the check-in is kept; the ticket comes later).
+/// The printer-fault message. It promises nothing about the check-in: a
+/// printer refused before the check-in records nothing, one that failed
+/// during the ticket keeps it for the next scan; staff sort out both.
 pub fn printer_fault_message() -> Message {
     Message::new(
-        "Printer bermasalah, silakan ke meja informasi. Check-in Anda sudah tercatat.",
-        "The printer has a problem, please go to the information desk. Your check-in is recorded.",
+        "Printer bermasalah, silakan ke meja informasi. Petugas akan membantu Anda.",
+        "The printer has a problem, please go to the information desk. Staff will help you.",
     )
 }
 

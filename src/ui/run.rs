@@ -29,7 +29,7 @@ pub enum ScreenError {
 /// Runs until the windows close or a stop signal arrives.
 pub fn run_screens(config: &Config, clock: Clock) -> Result<(), ScreenError> {
     let (reports_tx, reports_rx) = channel();
-    let app = App::start(
+    let mut app = App::start(
         config,
         AppOptions {
             clock,
@@ -51,6 +51,24 @@ pub fn run_screens(config: &Config, clock: Clock) -> Result<(), ScreenError> {
     let board = matches!(role, UiRole::Board | UiRole::Both)
         .then(board_adapter::create)
         .transpose()?;
+    // Spoken calls come with the board.
+    let _announcer = match (board.is_some() && config.audio.enabled, app.take_calls()) {
+        (true, Some(calls)) => match crate::audio::Voice::load(&config.audio.voice_dir()) {
+            Ok(voice) => Some(crate::audio::spawn_player(
+                calls,
+                voice,
+                config.audio.clone(),
+                clock,
+                config.timezone(),
+                crate::audio::sink_for(&config.audio),
+            )),
+            Err(e) => {
+                tracing::warn!(error = %e, "no spoken calls");
+                None
+            }
+        },
+        _ => None,
+    };
     if config.ui.demo_panel {
         if let Some(k) = &kiosk {
             kiosk_adapter::set_demo_codes(k, &demo_codes(config));

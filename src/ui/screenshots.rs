@@ -210,8 +210,11 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
     };
     let fault = ResultView {
         screen: Some("fault"),
-        message_id: "Printer bermasalah, silakan ke meja informasi. Check-in Anda sudah tercatat.".into(),
-        message_en: "The printer has a problem, please go to the information desk. Your check-in is recorded.".into(),
+        message_id: "Printer bermasalah, silakan ke meja informasi. Petugas akan membantu Anda."
+            .into(),
+        message_en:
+            "The printer has a problem, please go to the information desk. Staff will help you."
+                .into(),
         ..sample_success()
     };
     let reprint = ResultView {

@@ -494,9 +494,13 @@ impl CentralProcess {
         std::fs::write(
             &config,
             format!(
-                "[office]\nid = \"{OFFICE}\"\nname = \"Disdukcapil Kota Bogor\"\n[server]\ndb = \"{}\"\nkey_dir = \"{}\"\ntokens = [\"{CENTRAL_TOKEN}\"]\nping_seconds = 1\n",
+                "[office]\nid = \"{OFFICE}\"\nname = \"Disdukcapil Kota Bogor\"\n[server]\ndb = \"{}\"\nkey_dir = \"{}\"\ntokens = [\"{CENTRAL_TOKEN}\"]\nping_seconds = 1\n{}",
                 dir.join("central.sqlite3").display(),
-                dir.join("keys").display()
+                dir.join("keys").display(),
+                (8..14)
+                    .zip('A'..)
+                    .map(|(h, l)| format!("[[sessions]]\nslot = \"{h:02}:00-{:02}:00\"\nletter = \"{l}\"\nquota = 60\n", h + 1))
+                    .collect::<String>()
             ),
         )
         .unwrap();

@@ -1,0 +1,225 @@
+//! Benchmarks that print figures (no assertions on time): scan to first
+//! ticket byte through the real daemon and pseudo-terminals, bytes and wire
+//! time per ticket, board event latency, footprint and start-up.
+//! Run with `cargo bench --bench kiosk`; `BENCH_SCANS=N` changes the count.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use antrean_kiosk::central::board_sync::{run_board, BoardFeed, BoardSyncOptions};
+use antrean_kiosk::central::client::CentralClient;
+use antrean_kiosk::central::server::keys::KeyStore;
+use antrean_kiosk::central::server::store::Store;
+use antrean_kiosk::central::server::{serve, Central, CentralSettings};
+use antrean_kiosk::clock::Clock;
+use support::*;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{name}: n={} p50={:.2} ms p99={:.2} ms max={:.2} ms",
+        samples.len(),
+        percentile(&samples, 0.5).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        samples.last().unwrap().as_secs_f64() * 1e3
+    );
+}
+
+/// RSS in KiB and CPU ticks (utime + stime) of a process.
+fn footprint(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = fields
+        .get(11)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    (rss, ticks)
+}
+
+fn scan_to_ticket(n: usize) {
+    let start = Instant::now();
+    let office = Office::new("");
+    let pty = Pty::new();
+    pty.link_at(&office.printer_link);
+    let printer = PrinterTap::start(pty);
+    let mut scanner = Scanner { pty: Pty::new() };
+    scanner.pty.link_at(&office.scanner_link);
+    let daemon = DaemonProcess::start(&office, &[]);
+    println!(
+        "start-up (process start to ready to scan, incl. spawn): {:.0} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    );
+    daemon.wait_log("scanner port open");
+    let pid = daemon.child.id();
+    let (rss, _) = footprint(pid);
+    println!(
+        "headless daemon resident memory after start: {:.1} MB",
+        rss as f64 / 1024.0
+    );
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let booking = format!("BGR-240508-{:05}", 10_000 + i);
+        let tok = token(
+            &booking,
+            &format!("B-{:03}", i % 1000),
+            "2024-05-08",
+            "09:00-10:00",
+            "KK",
+        );
+        let before = printer.snapshot().len();
+        let t0 = Instant::now();
+        scanner.send(format!("{tok}\r\n").as_bytes());
+        wait_for("the first ticket byte", Duration::from_secs(10), || {
+            (printer.snapshot().len() > before).then_some(())
+        });
+        samples.push(t0.elapsed());
+        daemon.wait_scan(i + 1);
+    }
+    report(
+        &format!("scan -> first ticket byte ({n} scans, real daemon, pty scanner and printer)"),
+        samples,
+    );
+    let tickets = printer.wait_tickets(n);
+    let sizes: Vec<usize> = tickets.iter().map(Vec::len).collect();
+    let max = *sizes.iter().max().unwrap();
+    let avg = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
+    println!("bytes per ticket: avg {avg:.0}, max {max}");
+    for baud in [9600u32, 19200, 115_200] {
+        // 8N1: 10 bits on the wire per byte.
+        println!(
+            "  wire time at {baud} baud: {:.0} ms (max ticket)",
+            max as f64 * 10.0 / f64::from(baud) * 1e3
+        );
+    }
+    // Idle CPU over a while.
+    let idle = Duration::from_secs(
+        std::env::var("BENCH_IDLE_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20),
+    );
+    let (_, t0) = footprint(pid);
+    std::thread::sleep(idle);
+    let (rss, t1) = footprint(pid);
+    let hz = 100.0;
+    println!(
+        "idle CPU over {} s: {:.2} %, resident memory {:.1} MB",
+        idle.as_secs(),
+        (t1 - t0) as f64 / hz / idle.as_secs_f64() * 100.0,
+        rss as f64 / 1024.0
+    );
+    let _ = scanner.pty.master.flush();
+}
+
+fn board_latency(n: usize) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let clock = Clock::starting_at(chrono::DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
+    let dir = tempfile::tempdir().unwrap();
+    let central = Central::new(
+        CentralSettings::standard("kota-bogor", "Disdukcapil", vec!["t".into()]),
+        Store::open(&dir.path().join("c.db")).unwrap(),
+        KeyStore::ephemeral("k"),
+        clock,
+    );
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(serve(listener, central.clone(), std::future::pending()));
+    for _ in 0..n {
+        let b = central
+            .book(&antrean_kiosk::central::api::BookingRequest {
+                date: "2024-05-08".into(),
+                slot: "09:00-10:00".into(),
+                service: "KK".into(),
+                name: None,
+            })
+            .unwrap_or_else(|_| panic!("quota: use BENCH_CALLS <= 40"));
+        central
+            .checkin(&antrean_kiosk::central::api::CheckinRequest {
+                booking: b.booking,
+                number: b.number,
+                kiosk: "bench".into(),
+                checked_in_at: NOW.into(),
+                offline: false,
+            })
+            .unwrap();
+    }
+    let client = CentralClient::new(&format!("http://{addr}"), "kota-bogor", "t").unwrap();
+    let (feed_tx, feed) = tokio::sync::watch::channel(BoardFeed::default());
+    let status = std::sync::Arc::new(tokio::sync::watch::Sender::new(Default::default()));
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    rt.spawn(run_board(
+        client,
+        clock,
+        BoardSyncOptions::default(),
+        feed_tx,
+        status,
+        std::sync::Arc::new(antrean_kiosk::metrics::Metrics::new()),
+        stop,
+    ));
+    wait_for("the board stream", Duration::from_secs(10), || {
+        feed.borrow().connected.then_some(())
+    });
+    let mut samples = Vec::new();
+    for i in 0..n {
+        let counter = ((i % 4) + 1).to_string();
+        let t0 = Instant::now();
+        central.next(&counter).unwrap();
+        let target = central.seq().unwrap();
+        wait_for(
+            "the board to apply the call",
+            Duration::from_secs(5),
+            || (feed.borrow().state.seq() >= target).then_some(()),
+        );
+        samples.push(t0.elapsed());
+    }
+    report(
+        &format!("central call -> kiosk board state updated over loopback SSE ({n} calls)"),
+        samples,
+    );
+}
+
+fn main() {
+    // `cargo bench` passes flags such as --bench; ignore them.
+    let scans = std::env::var("BENCH_SCANS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let calls = std::env::var("BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    println!(
+        "antrean-kiosk benchmarks on {} cores",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    scan_to_ticket(scans);
+    board_latency(calls);
+}

@@ -1,0 +1,415 @@
+//! Spoken calls on the board: loads the voice clips (16 kHz mono WAV),
+//! assembles an announcement (chime, words, short gaps, volume) and plays
+//! announcements one after another on a thread of their own through a
+//! sink: `aplay` (ALSA) on a real board, or a null or recording sink where
+//! there is no sound card (tests, CI). What to say is `core::announce`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveTime;
+use serde::Deserialize;
+
+use crate::central::api::CallEvent;
+use crate::clock::Clock;
+use crate::core::announce::{
+    default_phrase, AnnounceRules, Announcement, AnnouncementQueue, NumberStyle,
+};
+
+/// Sample rate of the clips and of what is played.
+pub const RATE: u32 = 16_000;
+/// Silence between two clips.
+pub const GAP_MS: u32 = 120;
+
+/// `[audio]` in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// 0-100.
+    #[serde(default = "default_volume")]
+    pub volume: u8,
+    #[serde(default = "default_style")]
+    pub style: NumberStyle,
+    #[serde(default = "default_phrase")]
+    pub phrase: Vec<String>,
+    /// `HH:MM-HH:MM` ranges without announcements.
+    #[serde(default)]
+    pub quiet: Vec<String>,
+    #[serde(default = "default_fresh")]
+    pub freshness_seconds: i64,
+    /// Where the clips are (default: `assets/voice/id`, then
+    /// `/usr/share/antrean-kiosk/voice/id`).
+    #[serde(default)]
+    pub voice_dir: Option<PathBuf>,
+    /// `aplay` (ALSA) or `none`.
+    #[serde(default = "default_sink")]
+    pub sink: String,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_volume() -> u8 {
+    80
+}
+fn default_style() -> NumberStyle {
+    NumberStyle::Digits
+}
+fn default_fresh() -> i64 {
+    60
+}
+fn default_sink() -> String {
+    "aplay".into()
+}
+
+impl Default for AudioConfig {
+    fn default() -> Self {
+        AudioConfig {
+            enabled: true,
+            volume: default_volume(),
+            style: default_style(),
+            phrase: default_phrase(),
+            quiet: vec![],
+            freshness_seconds: default_fresh(),
+            voice_dir: None,
+            sink: default_sink(),
+        }
+    }
+}
+
+impl AudioConfig {
+    /// Checks the keys; the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.volume > 100 {
+            return Err("key `audio.volume` must be 0-100".into());
+        }
+        self.quiet_hours()?;
+        if !matches!(self.sink.as_str(), "aplay" | "none") {
+            return Err("key `audio.sink` must be \"aplay\" or \"none\"".into());
+        }
+        Ok(())
+    }
+
+    pub fn quiet_hours(&self) -> Result<Vec<(NaiveTime, NaiveTime)>, String> {
+        self.quiet
+            .iter()
+            .map(|q| {
+                crate::core::booking::Slot::parse(q)
+                    .map(|s| (s.start, s.end))
+                    .ok_or_else(|| format!("key `audio.quiet`: {q:?} is not HH:MM-HH:MM"))
+            })
+            .collect()
+    }
+
+    pub fn rules(&self) -> AnnounceRules {
+        AnnounceRules {
+            phrase: self.phrase.clone(),
+            style: self.style,
+            freshness_seconds: self.freshness_seconds,
+            quiet: self.quiet_hours().unwrap_or_default(),
+        }
+    }
+
+    /// The voice directory to use.
+    pub fn voice_dir(&self) -> PathBuf {
+        if let Some(d) = &self.voice_dir {
+            return d.clone();
+        }
+        for d in ["assets/voice/id", "/usr/share/antrean-kiosk/voice/id"] {
+            if Path::new(d).is_dir() {
+                return PathBuf::from(d);
+            }
+        }
+        PathBuf::from("assets/voice/id")
+    }
+}
+
+/// A clip is missing or not a 16 kHz mono 16-bit WAV.
+#[derive(Debug, thiserror::Error)]
+#[error("voice clip {path}: {reason}. Regenerate the clips with scripts/make-voice or check [audio] voice_dir.")]
+pub struct VoiceError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// The loaded clips.
+pub struct Voice {
+    clips: HashMap<String, Vec<i16>>,
+}
+
+impl Voice {
+    /// Loads every `*.wav` of `dir`.
+    pub fn load(dir: &Path) -> Result<Voice, VoiceError> {
+        let mut clips = HashMap::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| VoiceError {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().is_none_or(|x| x != "wav") {
+                continue;
+            }
+            let fail = |reason: String| VoiceError {
+                path: path.clone(),
+                reason,
+            };
+            let mut reader = hound::WavReader::open(&path).map_err(|e| fail(e.to_string()))?;
+            let spec = reader.spec();
+            if spec.sample_rate != RATE || spec.channels != 1 || spec.bits_per_sample != 16 {
+                return Err(fail(format!("{spec:?} is not 16 kHz mono 16-bit")));
+            }
+            let samples: Vec<i16> = reader
+                .samples::<i16>()
+                .collect::<Result<_, _>>()
+                .map_err(|e| fail(e.to_string()))?;
+            let name = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            clips.insert(name, samples);
+        }
+        Ok(Voice { clips })
+    }
+
+    /// Samples of a clip (the chime is synthesised).
+    pub fn clip(&self, name: &str) -> Option<Vec<i16>> {
+        if name == "chime" {
+            return Some(chime());
+        }
+        self.clips.get(name).cloned()
+    }
+
+    /// Clip names the voice lacks among `names`.
+    pub fn missing<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        names
+            .into_iter()
+            .filter(|n| *n != "chime" && !self.clips.contains_key(*n))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// A two-tone chime (ding-dong), 0.7 s.
+pub fn chime() -> Vec<i16> {
+    let tone = |freq: f32, ms: u32| -> Vec<i16> {
+        let n = RATE * ms / 1000;
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / RATE as f32;
+                let decay = (-3.0 * t / (ms as f32 / 1000.0)).exp();
+                ((2.0 * std::f32::consts::PI * freq * t).sin() * decay * 12_000.0) as i16
+            })
+            .collect()
+    };
+    let mut s = tone(880.0, 350);
+    s.extend(tone(660.0, 350));
+    s
+}
+
+/// The whole announcement as one buffer: clips with gaps, at `volume` %.
+pub fn assemble(voice: &Voice, clips: &[String], volume: u8) -> Vec<i16> {
+    let gap = vec![0i16; (RATE * GAP_MS / 1000) as usize];
+    let scale = f32::from(volume.min(100)) / 100.0;
+    let mut out = Vec::new();
+    for (i, name) in clips.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(&gap);
+        }
+        match voice.clip(name) {
+            Some(samples) => out.extend(samples.iter().map(|s| (f32::from(*s) * scale) as i16)),
+            None => tracing::warn!(clip = %name, "voice clip missing; skipped"),
+        }
+    }
+    out
+}
+
+/// Where announcements are played.
+pub trait AudioSink: Send {
+    /// Plays the samples and returns when they have been played.
+    fn play(&mut self, announcement: &Announcement, samples: &[i16]);
+}
+
+/// Plays nothing (no sound card).
+pub struct NullSink;
+
+impl AudioSink for NullSink {
+    fn play(&mut self, _: &Announcement, _: &[i16]) {}
+}
+
+/// One recorded announcement on the recording sink's timeline.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub announcement: Announcement,
+    /// Start and end on the sink's timeline, in samples.
+    pub start: u64,
+    pub end: u64,
+    /// The WAV file written for it.
+    pub file: PathBuf,
+}
+
+/// Records each announcement as a WAV file and on a timeline (one after
+/// another, like a loudspeaker would), without waiting in real time.
+pub struct RecordingSink {
+    dir: PathBuf,
+    cursor: u64,
+    pub log: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl RecordingSink {
+    pub fn new(dir: &Path) -> RecordingSink {
+        RecordingSink {
+            dir: dir.to_path_buf(),
+            cursor: 0,
+            log: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+}
+
+impl AudioSink for RecordingSink {
+    fn play(&mut self, a: &Announcement, samples: &[i16]) {
+        let _ = std::fs::create_dir_all(&self.dir);
+        let file = self.dir.join(format!("{:05}-{}.wav", a.seq, a.number));
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: RATE,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        if let Ok(mut w) = hound::WavWriter::create(&file, spec) {
+            for s in samples {
+                let _ = w.write_sample(*s);
+            }
+            let _ = w.finalize();
+        }
+        let start = self.cursor;
+        self.cursor += samples.len() as u64;
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Recorded {
+                announcement: a.clone(),
+                start,
+                end: self.cursor,
+                file,
+            });
+    }
+}
+
+/// Plays through ALSA's `aplay` (package alsa-utils); waits until done.
+pub struct AplaySink;
+
+impl AudioSink for AplaySink {
+    fn play(&mut self, a: &Announcement, samples: &[i16]) {
+        use std::io::Write;
+        let child = std::process::Command::new("aplay")
+            .args([
+                "-q",
+                "-t",
+                "raw",
+                "-f",
+                "S16_LE",
+                "-c",
+                "1",
+                "-r",
+                &RATE.to_string(),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, number = %a.number, "cannot play the announcement (is alsa-utils installed?)");
+                return;
+            }
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+            let _ = stdin.write_all(&bytes);
+        }
+        let _ = child.wait();
+    }
+}
+
+/// Says calls one after another until the channel closes.
+pub fn spawn_player(
+    calls: Receiver<CallEvent>,
+    voice: Voice,
+    config: AudioConfig,
+    clock: Clock,
+    tz: chrono_tz::Tz,
+    mut sink: Box<dyn AudioSink>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("announcer".into())
+        .spawn(move || {
+            let rules = config.rules();
+            let mut queue = AnnouncementQueue::new();
+            loop {
+                // Wait for a call, then take everything already waiting: a
+                // backlog collapses to the latest call per counter.
+                match calls.recv_timeout(Duration::from_secs(1)) {
+                    Ok(c) => queue.push(c),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                while let Ok(c) = calls.try_recv() {
+                    queue.push(c);
+                }
+                while let Some(a) = queue.next(clock.now().with_timezone(&tz).fixed_offset(), &rules) {
+                    let samples = assemble(&voice, &a.clips, config.volume);
+                    tracing::info!(number = %a.number, counter = %a.counter, recall = a.recall, "announcing");
+                    sink.play(&a, &samples);
+                    while let Ok(c) = calls.try_recv() {
+                        queue.push(c);
+                    }
+                }
+            }
+        })
+        .expect("spawning the announcer")
+}
+
+/// The sink `[audio] sink` asks for.
+pub fn sink_for(config: &AudioConfig) -> Box<dyn AudioSink> {
+    match config.sink.as_str() {
+        "aplay" => Box::new(AplaySink),
+        _ => Box::new(NullSink),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_voice_has_every_clip_of_every_call() {
+        let voice = Voice::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/voice/id"
+        )))
+        .unwrap();
+        let phrase = default_phrase();
+        for letter in 'A'..='Z' {
+            for n in [0u32, 1, 15, 120, 999] {
+                for style in [NumberStyle::Digits, NumberStyle::Number] {
+                    let c = crate::core::announce::clips(
+                        &format!("{letter}-{n:03}"),
+                        "12",
+                        &phrase,
+                        style,
+                    );
+                    assert!(
+                        voice.missing(c.iter().map(String::as_str)).is_empty(),
+                        "{letter}-{n}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Spoken calls end to end: calls made at the real central service reach
+//! the board's stream, become announcements, and the recording sink holds
+//! real audio, one announcement after another, of the expected length. A
+//! stale backlog after a reconnect is not read out.
+
+mod support;
+
+use std::path::Path;
+use std::sync::mpsc::channel;
+use std::time::Duration;
+
+use antrean_kiosk::audio::{
+    assemble, spawn_player, AudioConfig, RecordingSink, Voice, GAP_MS, RATE,
+};
+use antrean_kiosk::central::api::{BookingRequest, CallEvent, CheckinRequest};
+use antrean_kiosk::central::board_sync::{run_board, BoardFeed, BoardSyncOptions};
+use antrean_kiosk::central::client::CentralClient;
+use antrean_kiosk::central::server::keys::KeyStore;
+use antrean_kiosk::central::server::store::Store;
+use antrean_kiosk::central::server::{serve, Central, CentralSettings};
+use antrean_kiosk::clock::Clock;
+use chrono::DateTime;
+use support::{wait_for, NOW};
+
+fn voice() -> Voice {
+    Voice::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/voice/id"
+    )))
+    .unwrap()
+}
+
+#[test]
+fn calls_become_announcements_without_overlap() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let clock = Clock::starting_at(DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
+    let dir = tempfile::tempdir().unwrap();
+    let central = Central::new(
+        CentralSettings::standard("kota-bogor", "Disdukcapil", vec!["t".into()]),
+        Store::open(&dir.path().join("c.db")).unwrap(),
+        KeyStore::ephemeral("k"),
+        clock,
+    );
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(serve(listener, central.clone(), std::future::pending()));
+    for slot in ["08:00-09:00", "09:00-10:00"] {
+        for _ in 0..2 {
+            let b = central
+                .book(&BookingRequest {
+                    date: "2024-05-08".into(),
+                    slot: slot.into(),
+                    service: "KK".into(),
+                    name: None,
+                })
+                .unwrap();
+            central
+                .checkin(&CheckinRequest {
+                    booking: b.booking,
+                    number: b.number,
+                    kiosk: "k".into(),
+                    checked_in_at: NOW.into(),
+                    offline: false,
+                })
+                .unwrap();
+        }
+    }
+    let (calls_tx, calls_rx) = channel();
+    let (feed_tx, feed) = tokio::sync::watch::channel(BoardFeed::default());
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    rt.spawn(run_board(
+        CentralClient::new(&format!("http://{addr}"), "kota-bogor", "t").unwrap(),
+        clock,
+        BoardSyncOptions {
+            calls: Some(calls_tx),
+            ..BoardSyncOptions::default()
+        },
+        feed_tx,
+        std::sync::Arc::new(tokio::sync::watch::Sender::new(Default::default())),
+        std::sync::Arc::new(antrean_kiosk::metrics::Metrics::new()),
+        stop,
+    ));
+    let sink = RecordingSink::new(&dir.path().join("said"));
+    let log = sink.log.clone();
+    let config = AudioConfig {
+        sink: "none".into(),
+        ..AudioConfig::default()
+    };
+    let _player = spawn_player(
+        calls_rx,
+        voice(),
+        config,
+        clock,
+        chrono_tz::Asia::Jakarta,
+        Box::new(sink),
+    );
+    let said = |n: usize| {
+        wait_for(
+            &format!("{n} announcements"),
+            Duration::from_secs(20),
+            || {
+                let l = log.lock().unwrap();
+                (l.len() >= n).then(|| l.clone())
+            },
+        )
+    };
+    // Wait for the stream before calling.
+    wait_for("the event stream", Duration::from_secs(10), || {
+        feed.borrow().connected.then_some(())
+    });
+    central.next("3").unwrap();
+    said(1);
+    central.next("1").unwrap();
+    said(2);
+    central.counter_action("3", "recall").unwrap();
+    let records = said(3);
+    let seqs: Vec<String> = records
+        .iter()
+        .map(|r| r.announcement.clips.join(" "))
+        .collect();
+    assert_eq!(
+        seqs,
+        vec![
+            "chime nomor_antrean a nol nol satu silakan_menuju_loket tiga",
+            "chime nomor_antrean a nol nol dua silakan_menuju_loket satu",
+            "chime nomor_antrean a nol nol satu silakan_menuju_loket tiga",
+        ]
+    );
+    assert!(records[2].announcement.recall);
+    // One after another, never overlapping.
+    for w in records.windows(2) {
+        assert!(w[1].start >= w[0].end, "announcements overlap");
+    }
+    // Real audio of the expected length: the clips plus the gaps.
+    let v = voice();
+    for r in &records {
+        let mut reader = hound::WavReader::open(&r.file).unwrap();
+        assert_eq!(reader.spec().sample_rate, RATE);
+        let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+        let expected: usize = r
+            .announcement
+            .clips
+            .iter()
+            .map(|c| v.clip(c).unwrap().len())
+            .sum::<usize>()
+            + (r.announcement.clips.len() - 1) * (RATE * GAP_MS / 1000) as usize;
+        assert_eq!(samples.len(), expected);
+        assert!(
+            samples.len() as f64 / f64::from(RATE) > 2.0,
+            "a call takes a few seconds to say"
+        );
+        assert!(
+            samples.iter().any(|s| s.unsigned_abs() > 1000),
+            "not silence"
+        );
+        assert_eq!(samples, assemble(&v, &r.announcement.clips, 80));
+    }
+}
+
+#[test]
+fn a_stale_backlog_is_not_read_out() {
+    let clock = Clock::starting_at(DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
+    let dir = tempfile::tempdir().unwrap();
+    let sink = RecordingSink::new(dir.path());
+    let log = sink.log.clone();
+    let (tx, rx) = channel();
+    // The backlog arrives at once, as after a reconnect.
+    let call = |seq, number: &str, counter: &str, at: &str| CallEvent {
+        seq,
+        number: number.into(),
+        counter: counter.into(),
+        service: "KK".into(),
+        called_at: format!("2024-05-08T{at}+07:00"),
+        recall: false,
+    };
+    for c in [
+        call(1, "A-001", "1", "09:05:00"),
+        call(2, "A-002", "2", "09:06:00"),
+        call(3, "A-003", "1", "09:19:40"),
+        call(4, "A-004", "1", "09:19:50"),
+        call(4, "A-004", "1", "09:19:50"),
+        call(5, "B-001", "2", "09:19:55"),
+    ] {
+        tx.send(c).unwrap();
+    }
+    let config = AudioConfig {
+        style: antrean_kiosk::core::announce::NumberStyle::Number,
+        ..AudioConfig::default()
+    };
+    let _player = spawn_player(
+        rx,
+        voice(),
+        config,
+        clock,
+        chrono_tz::Asia::Jakarta,
+        Box::new(sink),
+    );
+    let records = wait_for("the fresh calls", Duration::from_secs(10), || {
+        let l = log.lock().unwrap();
+        (l.len() >= 2).then(|| l.clone())
+    });
+    drop(tx);
+    let said: Vec<String> = records
+        .iter()
+        .map(|r| r.announcement.number.clone())
+        .collect();
+    assert_eq!(
+        said,
+        vec!["A-004", "B-001"],
+        "only each counter's latest fresh call"
+    );
+    assert_eq!(
+        records[1].announcement.clips.join(" "),
+        "chime nomor_antrean b satu silakan_menuju_loket dua"
+    );
+}

@@ -1,0 +1,96 @@
+//! Property-based fuzzing of the parsers that meet untrusted bytes: the
+//! booking token parser, scanner framing, the printer's status replies and
+//! the SSE parser. A short run is part of the tests; for a long run:
+//! `PROPTEST_CASES=200000 cargo test --release --test fuzz`.
+
+use antrean_kiosk::central::sse::{SseItem, SseParser};
+use antrean_kiosk::core::booking::{verify, KeyRing, Reason, Rules, TrustedKey};
+use antrean_kiosk::core::framing::{Frame, ScanFramer};
+use antrean_kiosk::core::printer_status;
+use chrono::DateTime;
+use proptest::prelude::*;
+
+fn rules() -> Rules {
+    Rules {
+        office: "kota-bogor".into(),
+        timezone: chrono_tz::Asia::Jakarta,
+        early_minutes: 30,
+        late_minutes: 15,
+        reprint_limit: 1,
+    }
+}
+
+fn keys() -> KeyRing {
+    KeyRing::new([
+        TrustedKey::from_base64("k2024a", "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q").unwrap(),
+    ])
+}
+
+const VALID: &str = "AQ1.eyJraWQiOiJrMjAyNGEiLCJvZmZpY2UiOiJrb3RhLWJvZ29yIiwiYm9va2luZyI6IkJHUi0yNDA1MDgtMDAxMjMiLCJkYXRlIjoiMjAyNC0wNS0wOCIsInNsb3QiOiIwOTowMC0xMDowMCIsInNlcnZpY2UiOiJLVFAtRUwiLCJudW1iZXIiOiJCLTAxNSJ9.I7uDgLHwlqGSm5F80XZBz8A41H9CROeQGg5HZq0rYTz9Okzfl3Rpz_WX8QbPN_k8EDGT2t1URCvqBSLx8Iq0BA";
+
+proptest! {
+    #[test]
+    fn token_parser_never_panics_and_never_accepts_noise(s in "\\PC{0,1200}") {
+        let now = DateTime::parse_from_rfc3339("2024-05-08T09:20:00+07:00").unwrap();
+        if let Ok(v) = verify(&s, now, &rules(), &keys(), None) {
+            // Only a genuinely signed token can pass.
+            prop_assert_eq!(v.booking.booking, "BGR-240508-00123");
+        }
+    }
+
+    #[test]
+    fn a_changed_byte_in_a_token_is_never_accepted(pos in 4usize..VALID.len(), c in "[A-Za-z0-9_-]") {
+        let mut bytes = VALID.as_bytes().to_vec();
+        if bytes[pos] != b'.' && bytes[pos] != c.as_bytes()[0] {
+            bytes[pos] = c.as_bytes()[0];
+            let s = String::from_utf8(bytes).unwrap();
+            let now = DateTime::parse_from_rfc3339("2024-05-08T09:20:00+07:00").unwrap();
+            let r = verify(&s, now, &rules(), &keys(), None);
+            prop_assert!(r.is_err(), "tampered token accepted");
+            let reason = r.unwrap_err().reason;
+            prop_assert!(matches!(reason, Reason::InvalidFormat | Reason::BadSignature | Reason::UnknownKey | Reason::WrongOffice), "{reason:?}");
+        }
+    }
+
+    #[test]
+    fn framing_is_the_same_for_any_chunking(bytes in proptest::collection::vec(any::<u8>(), 0..3000), cut in any::<prop::sample::Index>()) {
+        let whole = {
+            let mut f = ScanFramer::new();
+            let mut out = f.push(&bytes);
+            out.extend(f.idle());
+            out
+        };
+        let at = cut.index(bytes.len() + 1);
+        let split = {
+            let mut f = ScanFramer::new();
+            let mut out = f.push(&bytes[..at]);
+            out.extend(f.push(&bytes[at..]));
+            out.extend(f.idle());
+            out
+        };
+        prop_assert_eq!(&whole, &split);
+        for frame in whole {
+            if let Frame::Scan(s) = frame {
+                prop_assert!(!s.is_empty() && s.len() <= 1024);
+                prop_assert!(!s.contains('\r') && !s.contains('\n'));
+            }
+        }
+    }
+
+    #[test]
+    fn status_replies_decode_or_are_refused(bytes in any::<[u8; 4]>()) {
+        let fixed_ok = bytes.iter().all(|b| b & 0x93 == 0x12);
+        prop_assert_eq!(printer_status::decode(bytes).is_ok(), fixed_ok);
+    }
+
+    #[test]
+    fn sse_parser_is_chunking_independent(bytes in proptest::collection::vec(any::<u8>(), 0..2000), cut in any::<prop::sample::Index>()) {
+        let mut p = SseParser::new();
+        let whole: Vec<SseItem> = p.push(&bytes);
+        let at = cut.index(bytes.len() + 1);
+        let mut q = SseParser::new();
+        let mut split = q.push(&bytes[..at]);
+        split.extend(q.push(&bytes[at..]));
+        prop_assert_eq!(whole, split);
+    }
+}
