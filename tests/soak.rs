@@ -238,6 +238,11 @@ fn a_hostile_day() {
         }
     }
     assert_eq!(paper_faults, 1, "the printer ran out of paper once");
+    assert_eq!(
+        valid.len(),
+        SESSIONS.len() * per_session,
+        "every resident got in"
+    );
     // The service is back for good; the outbox drains.
     let journal = rusqlite::Connection::open_with_flags(
         day.office.journal(),
