@@ -11,10 +11,6 @@ use std::time::{Duration, Instant};
 
 use antrean_kiosk::central::board_sync::{run_board, BoardFeed, BoardSyncOptions};
 use antrean_kiosk::central::client::CentralClient;
-use antrean_kiosk::central::server::keys::KeyStore;
-use antrean_kiosk::central::server::store::Store;
-use antrean_kiosk::central::server::{serve, Central, CentralSettings};
-use antrean_kiosk::clock::Clock;
 use support::*;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -137,19 +133,8 @@ fn scan_to_ticket(n: usize) {
 
 fn board_latency(n: usize) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let clock = Clock::starting_at(chrono::DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
     let dir = tempfile::tempdir().unwrap();
-    let central = Central::new(
-        CentralSettings::standard("kota-bogor", "Disdukcapil", vec!["t".into()]),
-        Store::open(&dir.path().join("c.db")).unwrap(),
-        KeyStore::ephemeral("k"),
-        clock,
-    );
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(serve(listener, central.clone(), std::future::pending()));
+    let (central, addr, clock) = inprocess_central(&rt, dir.path(), "t");
     for _ in 0..n {
         let b = central
             .book(&antrean_kiosk::central::api::BookingRequest {

@@ -448,7 +448,8 @@ fn forward_printer(
     });
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM (both binaries stop on either).
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

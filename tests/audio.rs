@@ -15,9 +15,6 @@ use antrean_kiosk::audio::{
 use antrean_kiosk::central::api::{BookingRequest, CallEvent, CheckinRequest};
 use antrean_kiosk::central::board_sync::{run_board, BoardFeed, BoardSyncOptions};
 use antrean_kiosk::central::client::CentralClient;
-use antrean_kiosk::central::server::keys::KeyStore;
-use antrean_kiosk::central::server::store::Store;
-use antrean_kiosk::central::server::{serve, Central, CentralSettings};
 use antrean_kiosk::clock::Clock;
 use chrono::DateTime;
 use support::{wait_for, NOW};
@@ -33,19 +30,8 @@ fn voice() -> Voice {
 #[test]
 fn calls_become_announcements_without_overlap() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let clock = Clock::starting_at(DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
     let dir = tempfile::tempdir().unwrap();
-    let central = Central::new(
-        CentralSettings::standard("kota-bogor", "Disdukcapil", vec!["t".into()]),
-        Store::open(&dir.path().join("c.db")).unwrap(),
-        KeyStore::ephemeral("k"),
-        clock,
-    );
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(serve(listener, central.clone(), std::future::pending()));
+    let (central, addr, clock) = support::inprocess_central(&rt, dir.path(), "t");
     for slot in ["08:00-09:00", "09:00-10:00"] {
         for _ in 0..2 {
             let b = central

@@ -12,23 +12,16 @@ use std::sync::mpsc::channel;
 use std::time::Duration;
 
 use antrean_kiosk::app::{App, AppOptions};
-use antrean_kiosk::central::server::keys::KeyStore;
-use antrean_kiosk::central::server::store::Store;
-use antrean_kiosk::central::server::{serve, Central, CentralSettings};
-use antrean_kiosk::clock::Clock;
 use antrean_kiosk::config::Config;
 use antrean_kiosk::daemon::ScanSource;
 use antrean_kiosk::ui::controller::{Controller, Sources};
 use antrean_kiosk::ui::{
     board_adapter, kiosk_adapter, screenshots, BoardAdapter, KioskAdapter, KioskWindow,
 };
-use chrono::DateTime;
 use i_slint_backend_testing::ElementHandle;
 use slint::platform::WindowEvent;
 use slint::ComponentHandle;
 use support::wait_for;
-
-const NOW: &str = "2024-05-08T09:20:00+07:00";
 
 fn type_text(window: &slint::Window, text: &str) {
     for c in text.chars() {
@@ -68,23 +61,7 @@ fn kiosk_and_board_as_a_person_uses_them() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     // The central service, for real, on 127.0.0.1.
-    let clock = Clock::starting_at(DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
-    let settings = CentralSettings::standard(
-        "kota-bogor",
-        "Disdukcapil Kota Bogor",
-        vec!["ui-token".into()],
-    );
-    let central = Central::new(
-        settings,
-        Store::open(&dir.path().join("central.db")).unwrap(),
-        KeyStore::ephemeral("k-ui"),
-        clock,
-    );
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(serve(listener, central.clone(), std::future::pending()));
+    let (central, addr, clock) = support::inprocess_central(&rt, dir.path(), "ui-token");
     let book = |slot: &str| {
         central
             .book(&antrean_kiosk::central::api::BookingRequest {

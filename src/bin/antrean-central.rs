@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use antrean_kiosk::app::shutdown_signal;
 use antrean_kiosk::central::server::config::CentralFile;
 use antrean_kiosk::central::server::demo::{seed_demo, simulate_counters, write_demo_files};
 use antrean_kiosk::central::server::keys::KeyStore;
@@ -164,19 +165,4 @@ fn run(
         tracing::info!("stopped");
         Ok(())
     })
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

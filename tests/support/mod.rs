@@ -599,3 +599,34 @@ impl Drop for CentralProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The reference central service in this process on 127.0.0.1 (standard
+/// sessions, services and counters; one token), its clock at [`NOW`].
+pub fn inprocess_central(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    token: &str,
+) -> (
+    antrean_kiosk::central::server::Central,
+    std::net::SocketAddr,
+    antrean_kiosk::clock::Clock,
+) {
+    use antrean_kiosk::central::server::{
+        keys::KeyStore, serve, store::Store, Central, CentralSettings,
+    };
+    let clock = antrean_kiosk::clock::Clock::starting_at(
+        chrono::DateTime::parse_from_rfc3339(NOW).unwrap().to_utc(),
+    );
+    let central = Central::new(
+        CentralSettings::standard(OFFICE, "Disdukcapil Kota Bogor", vec![token.to_string()]),
+        Store::open(&dir.join("central.db")).unwrap(),
+        KeyStore::ephemeral("k-test"),
+        clock,
+    );
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(serve(listener, central.clone(), std::future::pending()));
+    (central, addr, clock)
+}
