@@ -71,7 +71,7 @@ pub fn run_screens(config: &Config, clock: Clock) -> Result<(), ScreenError> {
     };
     if config.ui.demo_panel {
         if let Some(k) = &kiosk {
-            kiosk_adapter::set_demo_codes(k, &demo_codes(config));
+            kiosk_adapter::set_demo_codes(k, &demo_codes(config, clock));
         }
     }
     let sources = Sources {
@@ -118,20 +118,40 @@ pub fn run_screens(config: &Config, clock: Clock) -> Result<(), ScreenError> {
     Ok(())
 }
 
-/// Demo mode: a few booking codes of today from the embedded service's
-/// sample list (`state_dir/demo/bookings.txt`).
-fn demo_codes(config: &Config) -> Vec<String> {
+/// Demo mode: sample booking codes of today from the embedded service's
+/// list (`state_dir/demo/bookings.txt`): those of the sessions open now,
+/// then one too early and one too late, so every kind of answer shows.
+fn demo_codes(config: &Config, clock: Clock) -> Vec<String> {
     let path = config.kiosk.state_dir.join("demo").join("bookings.txt");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let samples: Vec<(String, String)> = text
         .lines()
         .filter_map(|l| {
             let mut parts = l.split_whitespace();
-            let (number, _slot, code) = (parts.next()?, parts.next()?, parts.next()?);
+            let (number, slot, code) = (parts.next()?, parts.next()?, parts.next()?);
             (number.contains('-') && crate::core::booking::is_booking_code(code))
-                .then(|| code.to_string())
+                .then(|| (slot.to_string(), code.to_string()))
         })
-        .step_by(3)
-        .take(6)
-        .collect()
+        .collect();
+    let now = crate::core::booking::at_office(clock.now(), config.timezone());
+    let rules = config.rules();
+    let open = |slot: &str| {
+        crate::core::booking::Slot::parse(slot)
+            .is_some_and(|s| crate::core::booking::is_open(now.date_naive(), s, now, &rules))
+    };
+    let mut codes: Vec<String> = samples
+        .iter()
+        .filter(|(s, _)| open(s))
+        .map(|(_, c)| c.clone())
+        .take(4)
+        .collect();
+    codes.extend(
+        samples
+            .iter()
+            .filter(|(s, _)| !open(s))
+            .map(|(_, c)| c.clone())
+            .step_by(3)
+            .take(2),
+    );
+    codes
 }
