@@ -244,6 +244,43 @@ desk_location = "Meja informasi dekat pintu masuk"
             .get_slip_status()
             .contains("dicetak")
     });
+    // The slip holds the booking address as a native QR code and the sessions.
+    let slip = wait_for(
+        "the slip on the virtual printer",
+        Duration::from_secs(10),
+        || {
+            std::fs::read_dir(&tickets)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with("-info.bin"))
+        },
+    );
+    let elements = antrean_kiosk::escpos_decode::decode(&std::fs::read(slip).unwrap()).unwrap();
+    use antrean_kiosk::escpos_decode::Element;
+    assert!(elements.iter().any(
+        |e| matches!(e, Element::Qr { data, .. } if data == "https://antrean.kotabogor.go.id")
+    ));
+    let lines: Vec<String> = elements
+        .iter()
+        .filter_map(|e| match e {
+            Element::Line(l) => Some(l.text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("10.00-11.00 WIB")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains("NOMOR ANTREAN")),
+        "a slip is never a queue ticket"
+    );
+    press(&kiosk, "back");
+    assert_eq!(screen(&c), "idle");
+    // The walk-in help from the idle screen too.
+    press(&kiosk, "walk-in");
+    assert_eq!(screen(&c), "walkin");
     press(&kiosk, "back");
 
     // 5. The board shows a call pushed from the central service.
