@@ -131,7 +131,19 @@ fn scan_to_ticket(n: usize) {
     let _ = scanner.pty.master.flush();
 }
 
-fn board_latency(n: usize) {
+/// A central service with `n` checked-in residents waiting, and the kiosk's
+/// board sync connected to it over loopback SSE.
+struct BoardFixture {
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::watch::Sender<bool>,
+    central: antrean_kiosk::central::server::Central,
+    feed: tokio::sync::watch::Receiver<BoardFeed>,
+    clock: antrean_kiosk::clock::Clock,
+    state_dir: std::path::PathBuf,
+}
+
+fn board_fixture(n: usize) -> BoardFixture {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (central, addr, clock) = inprocess_central(&rt, dir.path(), "t");
@@ -157,7 +169,7 @@ fn board_latency(n: usize) {
     let client = CentralClient::new(&format!("http://{addr}"), "kota-bogor", "t").unwrap();
     let (feed_tx, feed) = tokio::sync::watch::channel(BoardFeed::default());
     let status = std::sync::Arc::new(tokio::sync::watch::Sender::new(Default::default()));
-    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
     rt.spawn(run_board(
         client,
         clock,
@@ -170,6 +182,20 @@ fn board_latency(n: usize) {
     wait_for("the board stream", Duration::from_secs(10), || {
         feed.borrow().connected.then_some(())
     });
+    let state_dir = dir.path().join("state");
+    BoardFixture {
+        _rt: rt,
+        _dir: dir,
+        _stop: stop_tx,
+        central,
+        feed,
+        clock,
+        state_dir,
+    }
+}
+
+fn board_latency(n: usize) {
+    let BoardFixture { central, feed, .. } = &board_fixture(n);
     let mut samples = Vec::new();
     for i in 0..n {
         let counter = ((i % 4) + 1).to_string();
@@ -185,6 +211,78 @@ fn board_latency(n: usize) {
     }
     report(
         &format!("central call -> kiosk board state updated over loopback SSE ({n} calls)"),
+        samples,
+    );
+}
+
+/// Central call -> the board window's property, through the board sync and
+/// the screens' controller (headless Slint). The controller is pumped every
+/// millisecond here; the real screens pump every 50 ms, which adds up to
+/// 50 ms to these figures.
+fn ui_latency(n: usize) {
+    use antrean_kiosk::ui::controller::{Controller, Sources};
+    use antrean_kiosk::ui::{board_adapter, screenshots, BoardAdapter};
+    use slint::ComponentHandle;
+    screenshots::init_headless();
+    let fx = board_fixture(n);
+    let config = antrean_kiosk::config::Config::parse(
+        &format!(
+            "[office]\nid = \"kota-bogor\"\nname = \"Disdukcapil\"\n[kiosk]\nid = \"b\"\nstate_dir = \"{}\"\n[printer]\nport = \"virtual\"\n",
+            fx.state_dir.display()
+        ),
+        std::path::Path::new("bench.toml"),
+    )
+    .unwrap();
+    let (kiosk_events, _k) = std::sync::mpsc::channel();
+    let (_r, reports) = std::sync::mpsc::channel();
+    let (_a, actions) = std::sync::mpsc::channel();
+    let board = board_adapter::create().unwrap();
+    board
+        .window()
+        .set_size(slint::PhysicalSize::new(1920, 1080));
+    board.show().unwrap();
+    let mut c = Controller::new(
+        &config,
+        Sources {
+            kiosk_events,
+            reports,
+            actions,
+            manifest: tokio::sync::watch::channel(None).1,
+            board: fx.feed.clone(),
+            link: None,
+            printer: tokio::sync::watch::channel(antrean_kiosk::central::api::PrinterHealth {
+                state: "ok".into(),
+                detail: None,
+            })
+            .1,
+            client: None,
+            runtime: None,
+            clock: fx.clock,
+        },
+        None,
+        Some(board.clone_strong()),
+    );
+    let mut samples = Vec::new();
+    for i in 0..n {
+        let counter = ((i % 4) + 1).to_string();
+        let t0 = Instant::now();
+        let called = fx.central.next(&counter).unwrap().unwrap();
+        let number = called["number"].as_str().unwrap().to_string();
+        loop {
+            c.pump();
+            if board.global::<BoardAdapter>().get_last_number() == number.as_str() {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "the board window never showed {number}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        samples.push(t0.elapsed());
+    }
+    report(
+        &format!("central call -> board window property set, pumped every 1 ms ({n} calls)"),
         samples,
     );
 }
@@ -207,4 +305,5 @@ fn main() {
     );
     scan_to_ticket(scans);
     board_latency(calls);
+    ui_latency(calls);
 }
