@@ -327,7 +327,7 @@ desk_location = "Meja informasi dekat pintu masuk"
     );
     let out = dir.path().join("shots");
     let files = screenshots::render_all(&out).unwrap();
-    assert_eq!(files.len(), 3 * 9 + 3 * 2);
+    assert_eq!(files.len(), 3 * 10 + 3 * 2);
     for f in &files {
         let img = image::open(f).unwrap();
         let name = f.file_name().unwrap().to_string_lossy().to_string();

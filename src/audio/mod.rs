@@ -303,11 +303,28 @@ impl AudioSink for RecordingSink {
 }
 
 /// Plays through ALSA's `aplay` (package alsa-utils); waits until done.
-pub struct AplaySink;
+/// A failure (no sound device, say) is logged once with what `aplay` said,
+/// and again only after a success, so that a board without speakers does
+/// not fill the log.
+#[derive(Default)]
+pub struct AplaySink {
+    failing: bool,
+}
+
+impl AplaySink {
+    fn failed(&mut self, number: &str, why: &str) {
+        if !self.failing {
+            tracing::warn!(number, error = why, "cannot play the announcement: check the speakers and `aplay -l` (the calls still show on the board)");
+        } else {
+            tracing::debug!(number, error = why, "announcement not played");
+        }
+        self.failing = true;
+    }
+}
 
 impl AudioSink for AplaySink {
     fn play(&mut self, a: &Announcement, samples: &[i16]) {
-        use std::io::Write;
+        use std::io::{Read, Write};
         let child = std::process::Command::new("aplay")
             .args([
                 "-q",
@@ -321,11 +338,13 @@ impl AudioSink for AplaySink {
                 &RATE.to_string(),
             ])
             .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn();
         let mut child = match child {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e, number = %a.number, "cannot play the announcement (is alsa-utils installed?)");
+                self.failed(&a.number, &format!("{e} (is alsa-utils installed?)"));
                 return;
             }
         };
@@ -333,7 +352,18 @@ impl AudioSink for AplaySink {
             let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
             let _ = stdin.write_all(&bytes);
         }
-        let _ = child.wait();
+        let mut said = String::new();
+        if let Some(mut err) = child.stderr.take() {
+            let _ = err.read_to_string(&mut said);
+        }
+        match child.wait() {
+            Ok(status) if status.success() => self.failing = false,
+            Ok(status) => {
+                let last = said.lines().last().unwrap_or("").trim().to_string();
+                self.failed(&a.number, &format!("aplay {status}: {last}"));
+            }
+            Err(e) => self.failed(&a.number, &e.to_string()),
+        }
     }
 }
 
@@ -378,7 +408,7 @@ pub fn spawn_player(
 /// The sink `[audio] sink` asks for.
 pub fn sink_for(config: &AudioConfig) -> Box<dyn AudioSink> {
     match config.sink.as_str() {
-        "aplay" => Box::new(AplaySink),
+        "aplay" => Box::new(AplaySink::default()),
         _ => Box::new(NullSink),
     }
 }

@@ -226,6 +226,17 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
     let states: Vec<(&str, Setup)> = vec![
         ("idle", Box::new(kiosk_adapter::show_idle)),
         (
+            // The demo's row of sample codes (`[ui] demo_panel`).
+            "idle-demo",
+            Box::new(|w| {
+                let codes: Vec<String> = [38, 39, 40, 1, 73]
+                    .iter()
+                    .map(|n| format!("BGR-261130-{n:05}"))
+                    .collect();
+                kiosk_adapter::set_demo_codes(w, &codes);
+            }),
+        ),
+        (
             "typing",
             Box::new(|w| {
                 let a = w.global::<super::KioskAdapter>();
@@ -292,6 +303,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
         for (name, setup) in &states {
             kiosk_status(&kiosk, false);
             kiosk_adapter::show_idle(&kiosk);
+            kiosk_adapter::set_demo_codes(&kiosk, &[]);
             setup(&kiosk);
             let path = out.join(format!("kiosk-{name}-{width}x{height}.png"));
             snapshot(kiosk.window(), (width, height), &path)?;
