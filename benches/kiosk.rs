@@ -161,23 +161,7 @@ fn board_fixture(n: usize) -> BoardFixture {
     let dir = tempfile::tempdir().unwrap();
     let (central, addr, clock) = inprocess_central(&rt, dir.path(), "t");
     for _ in 0..n {
-        let b = central
-            .book(&antrean_kiosk::central::api::BookingRequest {
-                date: "2024-05-08".into(),
-                slot: "09:00-10:00".into(),
-                service: "KK".into(),
-                name: None,
-            })
-            .unwrap_or_else(|_| panic!("quota: use BENCH_CALLS <= 40"));
-        central
-            .checkin(&antrean_kiosk::central::api::CheckinRequest {
-                booking: b.booking,
-                number: b.number,
-                kiosk: "bench".into(),
-                checked_in_at: NOW.into(),
-                offline: false,
-            })
-            .unwrap();
+        book_and_check_in(&central, "09:00-10:00", "bench");
     }
     let client = CentralClient::new(&format!("http://{addr}"), "kota-bogor", "t").unwrap();
     let (feed_tx, feed) = tokio::sync::watch::channel(BoardFeed::default());

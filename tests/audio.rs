@@ -12,7 +12,7 @@ use std::time::Duration;
 use antrean_kiosk::audio::{
     assemble, spawn_player, AudioConfig, RecordingSink, Voice, GAP_MS, RATE,
 };
-use antrean_kiosk::central::api::{BookingRequest, CallEvent, CheckinRequest};
+use antrean_kiosk::central::api::CallEvent;
 use antrean_kiosk::central::board_sync::{run_board, BoardFeed, BoardSyncOptions};
 use antrean_kiosk::central::client::CentralClient;
 use antrean_kiosk::clock::Clock;
@@ -34,23 +34,7 @@ fn calls_become_announcements_without_overlap() {
     let (central, addr, clock) = support::inprocess_central(&rt, dir.path(), "t");
     for slot in ["08:00-09:00", "09:00-10:00"] {
         for _ in 0..2 {
-            let b = central
-                .book(&BookingRequest {
-                    date: "2024-05-08".into(),
-                    slot: slot.into(),
-                    service: "KK".into(),
-                    name: None,
-                })
-                .unwrap();
-            central
-                .checkin(&CheckinRequest {
-                    booking: b.booking,
-                    number: b.number,
-                    kiosk: "k".into(),
-                    checked_in_at: NOW.into(),
-                    offline: false,
-                })
-                .unwrap();
+            support::book_and_check_in(&central, slot, "k");
         }
     }
     let (calls_tx, calls_rx) = channel();

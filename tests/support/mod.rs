@@ -630,3 +630,31 @@ pub fn inprocess_central(
     rt.spawn(serve(listener, central.clone(), std::future::pending()));
     (central, addr, clock)
 }
+
+/// Books a place in `slot` on the vectors' day at the in-process central
+/// service and checks it in from kiosk `kiosk`; returns the queue number.
+pub fn book_and_check_in(
+    central: &antrean_kiosk::central::server::Central,
+    slot: &str,
+    kiosk: &str,
+) -> String {
+    use antrean_kiosk::central::api::{BookingRequest, CheckinRequest};
+    let b = central
+        .book(&BookingRequest {
+            date: "2024-05-08".into(),
+            slot: slot.into(),
+            service: "KK".into(),
+            name: None,
+        })
+        .unwrap_or_else(|e| panic!("booking {slot}: {e:?} (session quota?)"));
+    central
+        .checkin(&CheckinRequest {
+            booking: b.booking,
+            number: b.number.clone(),
+            kiosk: kiosk.into(),
+            checked_in_at: NOW.into(),
+            offline: false,
+        })
+        .unwrap();
+    b.number
+}

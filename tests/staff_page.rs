@@ -1,0 +1,196 @@
+//! The staff page served by `antrean-central` at `/`, driven in headless
+//! Chromium through chromedriver (Debian's `chromium` and
+//! `chromium-driver`, installed by `scripts/install-deps --test`): a
+//! counter clerk enters the token, picks a counter, calls the next
+//! resident, recalls, finishes, and sees who waits and each kiosk's
+//! printer; a wrong token is refused with a message.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use antrean_kiosk::central::api::{HealthReport, PrinterHealth};
+use fantoccini::{Client, ClientBuilder, Locator};
+use support::*;
+
+const TOKEN: &str = "staff-token";
+
+/// chromedriver on a free loopback port, killed on drop.
+struct Driver(Child, u16);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_driver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start chromedriver ({e}): run scripts/install-deps --test (Debian packages chromium, chromium-driver)")
+        });
+    wait_for("chromedriver to listen", LIMIT, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    Driver(child, port)
+}
+
+async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    // Plain HTTP to chromedriver on loopback: no TLS needed.
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .expect("a Chromium session through chromedriver")
+}
+
+/// Polls the text of `css` until `want` accepts it.
+async fn text_until(c: &Client, css: &str, want: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = e.text().await {
+                if want(&t) {
+                    return t;
+                }
+                assert!(
+                    start.elapsed() < LIMIT,
+                    "{css} still shows {t:?} after {LIMIT:?}"
+                );
+            }
+        }
+        assert!(start.elapsed() < LIMIT, "{css} never appeared");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn click(c: &Client, id: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id} on the page: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+fn serving(central: &antrean_kiosk::central::server::Central, counter: &str) -> Option<String> {
+    central
+        .board()
+        .unwrap()
+        .counters
+        .into_iter()
+        .find(|c| c.id == counter)
+        .and_then(|c| c.serving.map(|s| s.number))
+}
+
+#[test]
+fn a_clerk_calls_recalls_and_finishes_from_the_staff_page() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (central, addr, _clock) = inprocess_central(&rt, dir.path(), TOKEN);
+    let numbers: Vec<String> = (0..3)
+        .map(|_| book_and_check_in(&central, "09:00-10:00", "lobby-1"))
+        .collect();
+    central
+        .health(
+            "lobby-1",
+            &HealthReport {
+                at: NOW.into(),
+                version: "test".into(),
+                printer: PrinterHealth {
+                    state: "paper_low".into(),
+                    detail: None,
+                },
+                pending_checkins: 0,
+                last_event_seq: None,
+            },
+        )
+        .unwrap();
+    let driver = start_driver();
+    let profile = dir.path().join("chromium-profile");
+    rt.block_on(async {
+        let c = browser(&driver, &profile).await;
+        c.goto(&format!("http://{addr}/")).await.unwrap();
+
+        // A wrong token is refused, in both languages.
+        let token = c.find(Locator::Id("token")).await.unwrap();
+        token.send_keys("not-the-token\t").await.unwrap();
+        text_until(&c, "#message", |t| t.contains("Token salah / wrong token")).await;
+        assert_eq!(serving(&central, "2"), None);
+
+        // The right token: who waits, and the kiosk's printer.
+        token.clear().await.unwrap();
+        token.send_keys(&format!("{TOKEN}\t")).await.unwrap();
+        text_until(&c, "#message", str::is_empty).await;
+        let waiting = text_until(&c, "#waiting tbody", |t| t.contains(&numbers[2])).await;
+        for n in &numbers {
+            assert!(waiting.contains(n.as_str()), "{n} missing from {waiting:?}");
+        }
+        text_until(&c, "#kiosks tbody", |t| {
+            t.contains("lobby-1") && t.contains("paper_low")
+        })
+        .await;
+
+        // Counter 2 calls the next resident: the first in line.
+        c.find(Locator::Css("#counter option[value='2']"))
+            .await
+            .expect("counter 2 in the list")
+            .click()
+            .await
+            .unwrap();
+        click(&c, "next").await;
+        text_until(&c, "#serving", |t| t == numbers[0]).await;
+        assert_eq!(serving(&central, "2").as_deref(), Some(numbers[0].as_str()));
+        let waiting = text_until(&c, "#waiting tbody", |t| !t.contains(&numbers[0])).await;
+        assert!(waiting.contains(numbers[1].as_str()));
+
+        // Recall: a new event for the same number.
+        let seq = central.seq().unwrap();
+        click(&c, "recall").await;
+        let start = Instant::now();
+        while central.seq().unwrap() == seq {
+            assert!(
+                start.elapsed() < LIMIT,
+                "the recall never reached the service"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(serving(&central, "2").as_deref(), Some(numbers[0].as_str()));
+
+        // Done: the counter is free again.
+        click(&c, "done").await;
+        text_until(&c, "#serving", |t| t == "\u{2013}").await;
+        assert_eq!(serving(&central, "2"), None);
+
+        // The page remembers the token and the counter after a reload.
+        c.refresh().await.unwrap();
+        click(&c, "next").await;
+        text_until(&c, "#serving", |t| t == numbers[1]).await;
+        assert_eq!(serving(&central, "2").as_deref(), Some(numbers[1].as_str()));
+        c.close().await.unwrap();
+    });
+}
