@@ -56,17 +56,14 @@ fn footprint(pid: u32) -> (u64, u64) {
     (rss, ticks)
 }
 
-/// Polls `f` every 0.1 ms (the tests' `wait_for` sleeps 10 ms between
-/// polls, which would round every figure up to 10 ms).
-fn poll_until(what: &str, f: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_micros(100));
-    }
+/// Polls `f` every 0.1 ms, for up to 10 s.
+fn poll_until(what: &str, mut f: impl FnMut() -> bool) {
+    poll_every(
+        Duration::from_micros(100),
+        what,
+        Duration::from_secs(10),
+        || f().then_some(()),
+    );
 }
 
 fn scan_to_ticket(n: usize) {
@@ -263,17 +260,10 @@ fn ui_latency(n: usize) {
         let t0 = Instant::now();
         let called = fx.central.next(&counter).unwrap().unwrap();
         let number = called["number"].as_str().unwrap().to_string();
-        loop {
+        poll_until("the board window to show the call", || {
             c.pump();
-            if board.global::<BoardAdapter>().get_last_number() == number.as_str() {
-                break;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(5),
-                "the board window never showed {number}"
-            );
-            std::thread::sleep(Duration::from_micros(100));
-        }
+            board.global::<BoardAdapter>().get_last_number() == number.as_str()
+        });
         samples.push(t0.elapsed());
     }
     report(

@@ -324,7 +324,7 @@ impl AplaySink {
 
 impl AudioSink for AplaySink {
     fn play(&mut self, a: &Announcement, samples: &[i16]) {
-        use std::io::{Read, Write};
+        use std::io::Write;
         let child = std::process::Command::new("aplay")
             .args([
                 "-q",
@@ -352,15 +352,12 @@ impl AudioSink for AplaySink {
             let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
             let _ = stdin.write_all(&bytes);
         }
-        let mut said = String::new();
-        if let Some(mut err) = child.stderr.take() {
-            let _ = err.read_to_string(&mut said);
-        }
-        match child.wait() {
-            Ok(status) if status.success() => self.failing = false,
-            Ok(status) => {
-                let last = said.lines().last().unwrap_or("").trim().to_string();
-                self.failed(&a.number, &format!("aplay {status}: {last}"));
+        match child.wait_with_output() {
+            Ok(out) if out.status.success() => self.failing = false,
+            Ok(out) => {
+                let said = String::from_utf8_lossy(&out.stderr);
+                let last = said.lines().last().unwrap_or("").trim();
+                self.failed(&a.number, &format!("aplay {}: {last}", out.status));
             }
             Err(e) => self.failed(&a.number, &e.to_string()),
         }

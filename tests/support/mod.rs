@@ -25,7 +25,18 @@ pub const NOW: &str = "2024-05-08T09:20:00+07:00";
 pub const OFFICE: &str = "kota-bogor";
 
 /// Polls `f` until it returns `Some`, or panics with `what` after `limit`.
-pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(what: &str, limit: Duration, f: impl FnMut() -> Option<T>) -> T {
+    poll_every(Duration::from_millis(10), what, limit, f)
+}
+
+/// [`wait_for`] with the pause between polls given: the benchmarks poll
+/// every 0.1 ms, since a 10 ms step would round every figure up to 10 ms.
+pub fn poll_every<T>(
+    step: Duration,
+    what: &str,
+    limit: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
     let start = Instant::now();
     loop {
         if let Some(v) = f() {
@@ -34,7 +45,7 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
         if start.elapsed() > limit {
             panic!("timed out after {limit:?} waiting for {what}");
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(step);
     }
 }
 
