@@ -38,7 +38,7 @@ fn manifest() -> serde_json::Value {
         "sessions": [{"slot": "09:00-10:00", "letter": "B", "quota": 50}],
         "services": [{"code": "KK", "name": "Kartu Keluarga"}],
         "counters": [{"id": "1", "label": "Loket 1"}],
-        "keys": [{"kid": KID, "public_key": PUBLIC_KEY}],
+        "keys": [{"kid": test_key().kid, "public_key": test_key().public_key}],
         "bookings": []
     })
 }

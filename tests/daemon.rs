@@ -6,13 +6,32 @@ mod support;
 use std::time::Duration;
 
 use antrean_kiosk::escpos_decode::{decode, Element};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use rand::{Rng, SeedableRng};
 use support::*;
 
-/// Valid token of the vectors: BGR-240508-00123, B-015, 09:00-10:00.
-const VALID: &str = "AQ1.eyJraWQiOiJrMjAyNGEiLCJvZmZpY2UiOiJrb3RhLWJvZ29yIiwiYm9va2luZyI6IkJHUi0yNDA1MDgtMDAxMjMiLCJkYXRlIjoiMjAyNC0wNS0wOCIsInNsb3QiOiIwOTowMC0xMDowMCIsInNlcnZpY2UiOiJLVFAtRUwiLCJudW1iZXIiOiJCLTAxNSJ9.I7uDgLHwlqGSm5F80XZBz8A41H9CROeQGg5HZq0rYTz9Okzfl3Rpz_WX8QbPN_k8EDGT2t1URCvqBSLx8Iq0BA";
-/// The same payload with the number changed after signing.
-const FORGED: &str = "AQ1.eyJraWQiOiJrMjAyNGEiLCJvZmZpY2UiOiJrb3RhLWJvZ29yIiwiYm9va2luZyI6IkJHUi0yNDA1MDgtMDAxMjMiLCJkYXRlIjoiMjAyNC0wNS0wOCIsInNsb3QiOiIwOTowMC0xMDowMCIsInNlcnZpY2UiOiJLVFAtRUwiLCJudW1iZXIiOiJBLTAwMSJ9.I7uDgLHwlqGSm5F80XZBz8A41H9CROeQGg5HZq0rYTz9Okzfl3Rpz_WX8QbPN_k8EDGT2t1URCvqBSLx8Iq0BA";
+/// A valid token for the vectors' booking BGR-240508-00123, B-015,
+/// 09:00-10:00, signed with the office key of this test run.
+fn valid() -> String {
+    token(
+        "BGR-240508-00123",
+        "B-015",
+        "2024-05-08",
+        "09:00-10:00",
+        "KTP-EL",
+    )
+}
+
+/// The same token with the number changed after signing.
+fn forged() -> String {
+    let valid = valid();
+    let mut parts = valid.split('.');
+    let (_, payload, sig) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+    let json = URL_SAFE_NO_PAD.decode(payload).unwrap();
+    let changed = String::from_utf8(json).unwrap().replace("B-015", "A-001");
+    format!("AQ1.{}.{sig}", URL_SAFE_NO_PAD.encode(changed))
+}
 
 struct Rig {
     office: Office,
@@ -124,7 +143,7 @@ fn assert_ticket(ticket: &[u8], number: &str, booking: &str, reprint: bool) {
 fn scans_in_tickets_out() {
     let mut r = rig(&[]);
     // 1. A valid token: accepted, ticket printed.
-    let l = r.scan(VALID, 1);
+    let l = r.scan(&valid(), 1);
     assert_eq!(l["outcome"], "accept");
     assert_eq!(l["booking"], "BGR-240508-00123");
     assert_eq!(l["number"], "B-015");
@@ -132,11 +151,11 @@ fn scans_in_tickets_out() {
     assert_ticket(&t[0], "B-015", "BGR-240508-00123", false);
     assert!(seen(&t[0]).has("Layanan : KTP Elektronik"));
     // 2. The scanner reads it again at once: nothing happens.
-    assert_eq!(r.scan(VALID, 2)["outcome"], "double_read");
+    assert_eq!(r.scan(&valid(), 2)["outcome"], "double_read");
     // 3. A plain booking code from the cached manifest, typed in lower case.
     assert_eq!(r.scan("  bgr-240508-00124 ", 3)["outcome"], "accept");
     // 4. The first resident again: a reprint.
-    assert_eq!(r.scan(VALID, 4)["outcome"], "reprint");
+    assert_eq!(r.scan(&valid(), 4)["outcome"], "reprint");
     let t = r.printer.wait_tickets(3);
     assert_ticket(&t[1], "B-016", "BGR-240508-00124", false);
     assert_ticket(&t[2], "B-015", "BGR-240508-00123", true);
@@ -155,10 +174,11 @@ fn scans_in_tickets_out() {
         "13:00-14:00",
         "KK",
     );
+    let (valid, forged) = (valid(), forged());
     for (i, (scan, reason)) in [
         ("BGR-240508-00124", "reprint"),
-        (VALID, "already_printed"),
-        (FORGED, "bad_signature"),
+        (valid.as_str(), "already_printed"),
+        (forged.as_str(), "bad_signature"),
         (expired.as_str(), "expired"),
         (early.as_str(), "too_early"),
         ("BGR-240508-00200", "cancelled"),
@@ -195,7 +215,7 @@ fn scans_in_tickets_out() {
 #[test]
 fn kill_between_journal_and_print_prints_once_without_a_second_checkin() {
     let mut r = rig(&[("FAILPOINTS", "before-print=pause")]);
-    r.scanner.scan(VALID);
+    r.scanner.scan(&valid());
     // The check-in is journaled; the daemon hangs before printing.
     wait_for("the journaled check-in", LIMIT, || {
         (r.office.checkins() == vec![("BGR-240508-00123".into(), "B-015".into(), false, 0)])
@@ -210,7 +230,7 @@ fn kill_between_journal_and_print_prints_once_without_a_second_checkin() {
     let daemon = DaemonProcess::start(&r.office, &[]);
     daemon.wait_log("scanner port open");
     r.daemon = daemon;
-    let l = r.scan(VALID, 1);
+    let l = r.scan(&valid(), 1);
     assert_eq!(l["outcome"], "accept");
     assert_eq!(l["resumed"], true);
     let t = r.printer.wait_tickets(1);
@@ -222,7 +242,7 @@ fn kill_between_journal_and_print_prints_once_without_a_second_checkin() {
     );
     // The reprint is still there to be had.
     r.scan("BGR-240508-00124", 2);
-    assert_eq!(r.scan(VALID, 3)["outcome"], "reprint");
+    assert_eq!(r.scan(&valid(), 3)["outcome"], "reprint");
 }
 
 #[test]
@@ -235,7 +255,7 @@ fn printer_missing_then_back() {
     // recorded (no check-in without a ticket), the daemon keeps running.
     let daemon = DaemonProcess::start(&office, &[]);
     daemon.wait_log("scanner port open");
-    scanner.scan(VALID);
+    scanner.scan(&valid());
     let l = daemon.wait_scan(1);
     assert_eq!(l["outcome"], "printer_fault");
     assert_eq!(l["number"], "B-015");
@@ -246,7 +266,7 @@ fn printer_missing_then_back() {
     let tap = PrinterTap::start(pty);
     scanner.scan("BGR-240508-00124");
     assert_eq!(daemon.wait_scan(2)["outcome"], "accept");
-    scanner.scan(VALID);
+    scanner.scan(&valid());
     let l = daemon.wait_scan(3);
     assert_eq!(l["outcome"], "accept");
     assert_eq!(l["resumed"], false);
@@ -280,7 +300,7 @@ fn printer_missing_then_back() {
 #[test]
 fn scanner_unplugged_and_back() {
     let mut r = rig(&[]);
-    assert_eq!(r.scan(VALID, 1)["outcome"], "accept");
+    assert_eq!(r.scan(&valid(), 1)["outcome"], "accept");
     // Unplug: the device node goes away for a while, then returns.
     let Scanner { pty } = std::mem::replace(&mut r.scanner, Scanner { pty: Pty::new() });
     drop(pty);
@@ -307,7 +327,7 @@ fn ten_thousand_random_byte_strings_print_nothing() {
     assert_eq!(sent, 10_000);
     // A valid scan after the noise is still served.
     r.scanner.send(b"\r\n");
-    r.scanner.scan(VALID);
+    r.scanner.scan(&valid());
     wait_for(
         "the valid scan after the noise",
         Duration::from_secs(240),

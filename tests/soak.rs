@@ -141,8 +141,8 @@ fn a_hostile_day() {
     let mut valid: BTreeMap<String, String> = BTreeMap::new();
     let mut rejected_codes: BTreeSet<String> = BTreeSet::new();
     let forged = token_with(
-        "k2024a",
-        PRIVATE_SEED,
+        PUBLISHED_KID,
+        PUBLISHED_SEED,
         OFFICE,
         "BGR-240508-77777",
         "Z-999",
@@ -151,8 +151,8 @@ fn a_hostile_day() {
         "KK",
     );
     let foreign = token_with(
-        "k2024a",
-        PRIVATE_SEED,
+        &test_key().kid,
+        &test_key().private_seed,
         "kota-bekasi",
         "BKS-240508-00001",
         "A-001",

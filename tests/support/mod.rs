@@ -16,10 +16,37 @@ use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
 use serialport::{SerialPort, TTYPort};
 
-/// Test key k2024a of the spec vectors (tests only).
-pub const KID: &str = "k2024a";
-pub const PUBLIC_KEY: &str = "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q";
-pub const PRIVATE_SEED: &str = "dp2AOi_aCDZ4Rnps54Ry00O70IyX2AZ9iL5xDXb0ly8";
+/// The office's signing key in these tests: made afresh for each test
+/// process, like an office's real key, so nothing here trusts a published
+/// key (the spec vectors' keys are refused outside the demo office).
+pub struct TestKey {
+    pub kid: String,
+    /// base64url, no padding.
+    pub public_key: String,
+    /// base64url, no padding (tests only).
+    pub private_seed: String,
+}
+
+/// This test process's signing key (see [`TestKey`]).
+pub fn test_key() -> &'static TestKey {
+    static KEY: std::sync::OnceLock<TestKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut seed = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+        TestKey {
+            kid: "k-test".into(),
+            public_key: URL_SAFE_NO_PAD
+                .encode(SigningKey::from_bytes(&seed).verifying_key().to_bytes()),
+            private_seed: URL_SAFE_NO_PAD.encode(seed),
+        }
+    })
+}
+
+/// The spec vectors' published test key k2024a: only the demo office may
+/// trust it.
+pub const PUBLISHED_KID: &str = "k2024a";
+pub const PUBLISHED_PUBLIC_KEY: &str = "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q";
+pub const PUBLISHED_SEED: &str = "dp2AOi_aCDZ4Rnps54Ry00O70IyX2AZ9iL5xDXb0ly8";
 /// The vectors' day, 20 minutes into the 09:00 session.
 pub const NOW: &str = "2024-05-08T09:20:00+07:00";
 pub const OFFICE: &str = "kota-bogor";
@@ -65,11 +92,12 @@ pub fn wait_for_opt<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
 
 pub const LIMIT: Duration = Duration::from_secs(20);
 
-/// Signs an `AQ1.` token with the vectors' k2024a key.
+/// Signs an `AQ1.` token with this test process's office key.
 pub fn token(booking: &str, number: &str, date: &str, slot: &str, service: &str) -> String {
+    let key = test_key();
     token_with(
-        KID,
-        PRIVATE_SEED,
+        &key.kid,
+        &key.private_seed,
         OFFICE,
         booking,
         number,
@@ -333,12 +361,14 @@ late_minutes = 15
 reprint_limit = 1
 
 [[keys]]
-kid = "{KID}"
-public_key = "{PUBLIC_KEY}"
+kid = "{}"
+public_key = "{}"
 
 {rest}
 "#,
-            self.state_dir.display()
+            self.state_dir.display(),
+            test_key().kid,
+            test_key().public_key
         );
         std::fs::write(&self.config, text).unwrap();
     }
