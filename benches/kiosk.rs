@@ -213,7 +213,8 @@ fn board_latency(n: usize) {
 /// 50 ms to these figures.
 fn ui_latency(n: usize) {
     use antrean_kiosk::ui::controller::{Controller, Sources};
-    use antrean_kiosk::ui::{board_adapter, screenshots, BoardAdapter};
+    use antrean_kiosk::ui::{board_adapter, BoardAdapter};
+    use antrean_testkit::screenshots;
     use slint::ComponentHandle;
     screenshots::init_headless();
     let fx = board_fixture(n);

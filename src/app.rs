@@ -79,6 +79,8 @@ pub enum AppError {
     Status(std::io::Error),
     #[error("cannot start the embedded central service: {0}")]
     Embedded(String),
+    #[error("the kiosk loop stopped unexpectedly; see the log above. The service manager restarts the kiosk.")]
+    KioskLoopDied,
 }
 
 /// Options for [`App::start`].
@@ -321,15 +323,25 @@ impl App {
         &self.runtime
     }
 
-    /// Blocks until a stop signal (SIGINT/SIGTERM) or the end of input.
-    pub fn wait(&mut self) {
+    /// Blocks until a stop signal (SIGINT/SIGTERM) or the end of input; an
+    /// error when the kiosk loop died instead.
+    pub fn wait(&mut self) -> Result<(), AppError> {
         let finished = self.daemon.as_mut().expect("running").finished();
         self.runtime.block_on(async {
             tokio::select! {
-                _ = shutdown_signal() => tracing::info!("stop requested"),
-                _ = finished => tracing::info!("input ended"),
+                _ = shutdown_signal() => {
+                    tracing::info!("stop requested");
+                    Ok(())
+                }
+                r = finished => match r {
+                    Ok(()) => {
+                        tracing::info!("input ended");
+                        Ok(())
+                    }
+                    Err(_) => Err(AppError::KioskLoopDied),
+                },
             }
-        });
+        })
     }
 
     /// Calls `f` (on a runtime thread) when SIGINT or SIGTERM arrives.

@@ -416,12 +416,28 @@ impl Config {
             if key.kid.trim().is_empty() {
                 return Err(self.invalid(&format!("keys[{i}].kid"), "must not be empty"));
             }
-            TrustedKey::from_base64(&key.kid, &key.public_key).map_err(|_| {
+            let trusted = TrustedKey::from_base64(&key.kid, &key.public_key).map_err(|_| {
                 self.invalid(
                     &format!("keys[{i}].public_key"),
                     "must be a 32-byte Ed25519 public key in base64url without padding",
                 )
             })?;
+            if let Some(published) = trusted
+                .published_as()
+                .filter(|_| !trusted.trustworthy_for(&self.office.id))
+            {
+                return Err(self.invalid(
+                    &format!("keys[{i}].public_key"),
+                    format!(
+                        "is the published test key {published} of the booking-QR test vectors: anyone can sign QR codes with it, \
+                         so a kiosk trusting it prints forged tickets. Trust only your office's own key: ask whoever runs the \
+                         central booking service for its public key (`antrean-central keygen` prints it as a `public_key = \"...\"` line), \
+                         or leave out [[keys]] and let the kiosk take the keys from the central service's manifest. \
+                         Only the demo office (office.id = \"{}\") may trust test keys. See SECURITY.md.",
+                        crate::core::booking::DEMO_OFFICE
+                    ),
+                ));
+            }
         }
         if self.printer.port.trim().is_empty() {
             return Err(self.invalid(
@@ -559,8 +575,8 @@ timezone = "Asia/Jakarta"
 id = "lobby-1"
 state_dir = "/tmp/x"
 [[keys]]
-kid = "k2024a"
-public_key = "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q"
+kid = "k2026a"
+public_key = "YGlgFhe4paP0hkZsDgH6JSkkXOPlyBaNTq8zggz68a4"
 [printer]
 port = "virtual"
 "#;
@@ -613,9 +629,20 @@ port = "virtual"
             ),
             ("id = \"lobby-1\"", "id = \"Lobby 1\"", "kiosk.id"),
             (
-                "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q",
+                "YGlgFhe4paP0hkZsDgH6JSkkXOPlyBaNTq8zggz68a4",
                 "not-a-key",
                 "keys[0].public_key",
+            ),
+            // The spec vectors' keys are published: no real office trusts them.
+            (
+                "YGlgFhe4paP0hkZsDgH6JSkkXOPlyBaNTq8zggz68a4",
+                "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q",
+                "published test key k2024a",
+            ),
+            (
+                "YGlgFhe4paP0hkZsDgH6JSkkXOPlyBaNTq8zggz68a4",
+                "y3QRZDmSofskewOyX1jhu_WuiWvrhxTZ20DjGB8zn1w",
+                "published test key k2024b",
             ),
             (
                 "port = \"virtual\"",
@@ -634,6 +661,15 @@ port = "virtual"
             check(&GOOD.replacen(from, to, 1), Some(key));
         }
         check(GOOD, None);
+        // ... but the demo office may, for training with the spec's samples.
+        check(
+            &GOOD.replacen("kota-bogor", "demo", 1).replacen(
+                "YGlgFhe4paP0hkZsDgH6JSkkXOPlyBaNTq8zggz68a4",
+                "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q",
+                1,
+            ),
+            None,
+        );
         check(
             &format!("{GOOD}\n[central]\nurl = \"ftp://x\"\ntoken = \"t\"\n"),
             Some("central.url"),

@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::core::booking::{
     at_office, checkin_decision, verify, Booking, CheckinDecision, DoubleReadFilter, KeyRing,
-    Rejection, Rules, TrustedKey,
+    KnownDay, Reason, Rejection, Rules, TrustedKey,
 };
 use crate::core::framing::Frame;
 use crate::core::manifest::{default_service_name, Manifest};
@@ -34,6 +34,9 @@ pub enum Event {
     Scan(Frame),
     /// The central client fetched a newer manifest (already cached on disk).
     ManifestUpdated(Box<Manifest>),
+    /// The central service confirmed that the manifest of this date is
+    /// still current (`304`): the copy in hand is fresh.
+    ManifestConfirmed(NaiveDate),
     /// Standard input ended (headless stdin mode): finish and stop.
     InputClosed,
     /// Print an information slip (walk-in help); the result goes to `reply`.
@@ -100,6 +103,11 @@ pub enum SendResult {
     Failed {
         offline: bool,
     },
+    /// A definitive refusal with the spec's reason code (`unknown_booking`,
+    /// `cancelled`, or another code of `booking-qr.md`).
+    Refused {
+        code: String,
+    },
 }
 
 /// The kiosk loop's view of the central service.
@@ -119,6 +127,10 @@ pub struct Kiosk {
     keys: KeyRing,
     manifest: Option<Manifest>,
     manifest_checked: Option<(NaiveDate, Option<std::time::SystemTime>)>,
+    /// When the central service last confirmed `manifest` (fetched or `304`).
+    manifest_confirmed: Option<DateTime<chrono::Utc>>,
+    /// How long a confirmed manifest counts as fresh.
+    manifest_fresh_for: chrono::Duration,
     retention_days: u32,
     purged_on: Option<NaiveDate>,
     status_every: Duration,
@@ -186,6 +198,14 @@ impl Kiosk {
             config_keys,
             manifest: None,
             manifest_checked: None,
+            manifest_confirmed: None,
+            manifest_fresh_for: chrono::Duration::seconds(
+                config
+                    .central
+                    .as_ref()
+                    .map(|c| (2 * c.manifest_refresh_seconds).max(60) as i64)
+                    .unwrap_or(0),
+            ),
             retention_days: config.kiosk.retention_days,
             purged_on: None,
             status_every: Duration::from_secs(config.printer.status_every_seconds.max(1)),
@@ -289,7 +309,16 @@ impl Kiosk {
                 Ok(Event::Scan(frame)) => {
                     self.handle_frame(frame);
                 }
-                Ok(Event::ManifestUpdated(m)) => self.install_manifest(*m),
+                Ok(Event::ManifestUpdated(m)) => {
+                    if self.install_manifest(*m) {
+                        self.manifest_confirmed = Some(self.clock.now());
+                    }
+                }
+                Ok(Event::ManifestConfirmed(date)) => {
+                    if self.manifest.as_ref().is_some_and(|m| m.date == date) {
+                        self.manifest_confirmed = Some(self.clock.now());
+                    }
+                }
                 Ok(Event::PrintSlip { bytes, reply }) => {
                     let result = self
                         .printer
@@ -341,14 +370,25 @@ impl Kiosk {
         self.office_now().date_naive()
     }
 
-    fn install_manifest(&mut self, m: Manifest) {
+    /// Takes a manifest of today for this office; false when it is not one.
+    fn install_manifest(&mut self, m: Manifest) -> bool {
         if m.office != self.rules.office || m.date != self.today() {
-            return;
+            return false;
         }
         self.keys = KeyRing::new(self.config_keys.clone());
-        self.keys.extend(m.trusted_keys());
+        let office = &self.rules.office;
+        let (keys, published): (Vec<_>, Vec<_>) = m
+            .trusted_keys()
+            .into_iter()
+            .partition(|k| k.trustworthy_for(office));
+        for k in published {
+            tracing::error!(kid = %k.kid, published_as = k.published_as(),
+                "the central service's manifest offers a published test key; it is NOT trusted. Tell the central service's operators: see SECURITY.md");
+        }
+        self.keys.extend(keys);
         self.manifest_watch.send_replace(Some(Arc::new(m.clone())));
         self.manifest = Some(m);
+        true
     }
 
     /// Loads today's cached manifest when the date changed or the file did.
@@ -360,10 +400,13 @@ impl Kiosk {
         }
         self.manifest_checked = Some((today, modified));
         match crate::manifest_cache::load(&self.state_dir, today) {
-            Ok(Some(m)) => self.install_manifest(m),
+            Ok(Some(m)) => {
+                self.install_manifest(m);
+            }
             Ok(None) => {
                 if self.manifest.as_ref().is_some_and(|m| m.date != today) {
                     self.manifest = None;
+                    self.manifest_confirmed = None;
                     self.manifest_watch.send_replace(None);
                     self.keys = KeyRing::new(self.config_keys.clone());
                 }
@@ -406,10 +449,22 @@ impl Kiosk {
             return ScanReport::bare(Outcome::DoubleRead, at);
         }
         self.refresh_manifest();
-        let verified = match verify(text, at, &self.rules, &self.keys, self.manifest.as_ref()) {
+        let fresh = self
+            .manifest_confirmed
+            .is_some_and(|t| now_utc.signed_duration_since(t) <= self.manifest_fresh_for);
+        let day = self
+            .manifest
+            .as_ref()
+            .map(|manifest| KnownDay { manifest, fresh });
+        let verified = match verify(text, at, &self.rules, &self.keys, day) {
             Ok(v) => v,
             Err(rejection) => return self.reject(at, rejection),
         };
+        if verified.corrected {
+            tracing::warn!(booking = %verified.booking.booking, number = %verified.booking.number,
+                "the QR code disagrees with the central service's manifest for this booking; the manifest's number and session are used");
+        }
+        let unlisted = verified.unlisted;
         let booking = verified.booking;
         let state = match self.journal.state(&booking.booking) {
             Ok(s) => s,
@@ -435,6 +490,11 @@ impl Kiosk {
             }
         }
         match decision {
+            CheckinDecision::Accept if unlisted => match self.confirm_unlisted(&booking, at) {
+                Confirmation::Refused(rejection) => self.reject(at, rejection),
+                Confirmation::Confirmed(answer) => self.accept_confirmed(at, booking, answer),
+                Confirmation::Unsure => self.accept(at, booking),
+            },
             CheckinDecision::Accept => self.accept(at, booking),
             CheckinDecision::ResumePrint => self.resume(at, booking),
             CheckinDecision::Reprint => self.reprint(at, booking),
@@ -476,7 +536,6 @@ impl Kiosk {
         if let Some(c) = &self.central {
             c.nudge_outbox();
         }
-        fail::fail_point!("before-print");
         self.print(at, booking, false, ahead, estimated_call, false)
     }
 
@@ -518,7 +577,68 @@ impl Kiosk {
                 }
                 (None, None)
             }
+            // The outbox sends it again and records the refusal for staff.
+            SendResult::Refused { .. } => (None, None),
         }
+    }
+
+    /// A signed booking that the fresh manifest does not list (booked in the
+    /// last minutes, or unknown to the office): the central service decides
+    /// when it answers in time; otherwise the signature does.
+    fn confirm_unlisted(&mut self, booking: &Booking, at: DateTime<FixedOffset>) -> Confirmation {
+        let Some(central) = self.central.as_ref().filter(|c| c.is_online()) else {
+            return Confirmation::Unsure;
+        };
+        let request = CheckinRequest {
+            booking: booking.booking.clone(),
+            number: booking.number.clone(),
+            kiosk: self.kiosk_id.clone(),
+            checked_in_at: at.to_rfc3339(),
+            offline: false,
+        };
+        match central.send_checkin(&request, self.answer_deadline) {
+            SendResult::Acked(answer) => Confirmation::Confirmed(answer),
+            SendResult::Refused { code } => {
+                let reason = Reason::from_code(&code).unwrap_or(Reason::UnknownBooking);
+                tracing::warn!(booking = %booking.booking, code = %code,
+                    "the central service does not confirm a booking its manifest does not list");
+                Confirmation::Refused(Rejection::about(reason, booking))
+            }
+            SendResult::Failed { .. } => Confirmation::Unsure,
+        }
+    }
+
+    /// Journals and prints a check-in the central service already took.
+    fn accept_confirmed(
+        &mut self,
+        at: DateTime<FixedOffset>,
+        mut booking: Booking,
+        answer: CheckinResponse,
+    ) -> ScanReport {
+        if answer.number != booking.number {
+            tracing::warn!(booking = %booking.booking, number = %answer.number,
+                "the central service gave this booking another number than its QR code; printing the central service's");
+            booking.number = answer.number.clone();
+        }
+        if let Err(e) = self.journal.record_checkin(&booking, at, false) {
+            return self.journal_fault(at, booking, e);
+        }
+        if let Err(e) = self.journal.mark_sent(
+            &booking.booking,
+            self.office_now(),
+            answer.ahead,
+            answer.estimated_call.as_deref(),
+        ) {
+            tracing::warn!(error = %e, "could not mark the check-in as sent; the outbox will resend it");
+        }
+        self.print(
+            at,
+            booking,
+            false,
+            answer.ahead,
+            answer.estimated_call,
+            false,
+        )
     }
 
     fn resume(&mut self, at: DateTime<FixedOffset>, booking: Booking) -> ScanReport {
@@ -647,6 +767,14 @@ impl Kiosk {
         );
         self.reports.retain(|tx| tx.send(report.clone()).is_ok());
     }
+}
+
+/// What the central service said of an unlisted booking.
+enum Confirmation {
+    Confirmed(CheckinResponse),
+    Refused(Rejection),
+    /// No answer in time, or offline: the signature decides.
+    Unsure,
 }
 
 impl ScanReport {

@@ -30,3 +30,24 @@ pub fn init(format: LogFormat, level: Option<&str>) {
         LogFormat::Text => builder.with_ansi(false).compact().try_init(),
     };
 }
+
+/// The exit status of a process that panicked (Rust's own convention).
+pub const PANIC_EXIT_CODE: i32 = 101;
+
+/// Makes a panic on any thread end the whole process with
+/// [`PANIC_EXIT_CODE`], after logging where it happened. A daemon with a
+/// dead kiosk loop or sync task must not carry on looking healthy: systemd
+/// restarts it, and the journal (committed before paper) loses nothing.
+pub fn exit_on_panic() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        let thread = std::thread::current();
+        tracing::error!(
+            thread = thread.name().unwrap_or("unnamed"),
+            location = %info.location().map(|l| l.to_string()).unwrap_or_default(),
+            "internal error (panic): exiting so that the service manager restarts the process"
+        );
+        std::process::exit(PANIC_EXIT_CODE);
+    }));
+}

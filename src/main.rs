@@ -66,11 +66,6 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Render both screens in their main states at every supported size (PNG).
-    Screenshots {
-        #[arg(long, default_value = "docs/screenshots")]
-        out: PathBuf,
-    },
     /// The day's check-ins, reprints, rejections and printer faults,
     /// reconciled against the central service (unacknowledged check-ins are sent again).
     Report {
@@ -83,7 +78,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let _failpoints = fail::FailScenario::setup();
+    logging::exit_on_panic();
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { file } => match Config::load(&file) {
@@ -152,11 +147,6 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Command::Screenshots { out } => report(
-            antrean_kiosk::ui::screenshots::render_all(&out)
-                .map(|files| println!("{} screenshots in {}", files.len(), out.display()))
-                .map_err(anyhow::Error::from),
-        ),
         Command::Report { config, date } => {
             let config = match load(&config) {
                 Ok(c) => c,
@@ -191,9 +181,9 @@ fn run(config: Config, headless: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut app = App::start(&config, AppOptions::configured(clock))?;
-    app.wait();
+    let waited = app.wait();
     app.stop();
-    Ok(())
+    Ok(waited?)
 }
 
 /// The booking a preview shows: a verified token (any date), a cached

@@ -1,7 +1,11 @@
 //! Every example configuration in `config/` parses and validates, and the
 //! CLI's `check-config` answers 0 for them and 2, naming the key, otherwise.
 
+mod support;
+
 use std::process::Command;
+
+use support::{altered, test_key, token};
 
 fn check_config(path: &std::path::Path) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_antrean-kiosk"))
@@ -96,20 +100,31 @@ name = "Dinas Kependudukan dan Pencatatan Sipil Kota Bogor"
 id = "lobby-1"
 state_dir = "{}"
 [[keys]]
-kid = "k2024a"
-public_key = "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q"
+kid = "{}"
+public_key = "{}"
 [printer]
 port = "virtual"
 columns = {columns}
 "#,
-            state_dir.display()
+            state_dir.display(),
+            test_key().kid,
+            test_key().public_key
         ),
     )
     .unwrap();
     path
 }
 
-const VALID: &str = "AQ1.eyJraWQiOiJrMjAyNGEiLCJvZmZpY2UiOiJrb3RhLWJvZ29yIiwiYm9va2luZyI6IkJHUi0yNDA1MDgtMDAxMjMiLCJkYXRlIjoiMjAyNC0wNS0wOCIsInNsb3QiOiIwOTowMC0xMDowMCIsInNlcnZpY2UiOiJLVFAtRUwiLCJudW1iZXIiOiJCLTAxNSJ9.I7uDgLHwlqGSm5F80XZBz8A41H9CROeQGg5HZq0rYTz9Okzfl3Rpz_WX8QbPN_k8EDGT2t1URCvqBSLx8Iq0BA";
+/// A valid token for BGR-240508-00123, B-015, 09:00-10:00 (this run's key).
+fn valid() -> String {
+    token(
+        "BGR-240508-00123",
+        "B-015",
+        "2024-05-08",
+        "09:00-10:00",
+        "KTP-EL",
+    )
+}
 
 #[test]
 fn ticket_preview_shows_what_the_printer_gets_at_both_widths() {
@@ -122,7 +137,7 @@ fn ticket_preview_shows_what_the_printer_gets_at_both_widths() {
                 "--config",
                 config.to_str().unwrap(),
                 "--token",
-                VALID,
+                &valid(),
             ],
             Some("2024-05-08T09:20:00+07:00"),
         );
@@ -151,8 +166,7 @@ fn ticket_preview_shows_what_the_printer_gets_at_both_widths() {
         assert_eq!(code, 0);
         assert!(out.contains("CONTOH-0001"));
         // A token altered after signing (another number) is refused, with the reason.
-        let forged = VALID.replace("OiJCLTAxNSJ9", "OiJBLTAwMSJ9");
-        assert_ne!(forged, VALID);
+        let forged = altered(&valid(), "B-015", "A-001");
         let (code, _, err) = kiosk(
             &[
                 "ticket-preview",

@@ -6,8 +6,6 @@ mod support;
 use std::time::Duration;
 
 use antrean_kiosk::escpos_decode::{decode, Element};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use rand::{Rng, SeedableRng};
 use support::*;
 
@@ -25,12 +23,7 @@ fn valid() -> String {
 
 /// The same token with the number changed after signing.
 fn forged() -> String {
-    let valid = valid();
-    let mut parts = valid.split('.');
-    let (_, payload, sig) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
-    let json = URL_SAFE_NO_PAD.decode(payload).unwrap();
-    let changed = String::from_utf8(json).unwrap().replace("B-015", "A-001");
-    format!("AQ1.{}.{sig}", URL_SAFE_NO_PAD.encode(changed))
+    altered(&valid(), "B-015", "A-001")
 }
 
 struct Rig {
@@ -41,7 +34,12 @@ struct Rig {
 }
 
 fn rig(envs: &[(&str, &str)]) -> Rig {
-    let office = Office::new("");
+    rig_with(envs, "")
+}
+
+/// [`rig`] with more configuration (e.g. a `[central]` table).
+fn rig_with(envs: &[(&str, &str)], extra: &str) -> Rig {
+    let office = Office::new(extra);
     office.cache_vector_manifest();
     let printer_pty = Pty::new();
     printer_pty.link_at(&office.printer_link);
@@ -212,21 +210,95 @@ fn scans_in_tickets_out() {
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
 }
 
+/// A central service whose check-in answer can be held back: the kiosk
+/// then sits between its journal commit and the printer (it waits up to
+/// `answer_deadline_ms` for "people ahead"), where a test can kill it.
+struct HoldingCentral {
+    addr: std::net::SocketAddr,
+    hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    posts: std::sync::mpsc::Receiver<()>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl HoldingCentral {
+    fn start() -> HoldingCentral {
+        use axum::routing::{get, post};
+        use std::sync::atomic::Ordering;
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let hold = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (tx, posts) = std::sync::mpsc::channel();
+        let tx = std::sync::Arc::new(std::sync::Mutex::new(tx));
+        let h = hold.clone();
+        let app = axum::Router::new()
+            .route(
+                "/v1/offices/:office/manifest",
+                get(|| async { axum::Json(vector_manifest()) }),
+            )
+            .route(
+                "/v1/offices/:office/checkins",
+                post(move |body: axum::Json<serde_json::Value>| {
+                    let (h, tx) = (h.clone(), tx.clone());
+                    async move {
+                        let _ = tx.lock().unwrap().send(());
+                        while h.load(Ordering::SeqCst) {
+                            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        }
+                        let b = body.0;
+                        (
+                            axum::http::StatusCode::CREATED,
+                            axum::Json(serde_json::json!({"booking": b["booking"], "number": b["number"],
+                                "status": "checked_in", "checked_in_at": b["checked_in_at"], "ahead": 0})),
+                        )
+                    }
+                }),
+            );
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(async move { axum::serve(listener, app).await });
+        HoldingCentral {
+            addr,
+            hold,
+            posts,
+            _rt: rt,
+        }
+    }
+
+    fn config(&self) -> String {
+        format!(
+            "[central]\nurl = \"http://{}\"\ntoken = \"t\"\nanswer_deadline_ms = 5000\n",
+            self.addr
+        )
+    }
+}
+
 #[test]
 fn kill_between_journal_and_print_prints_once_without_a_second_checkin() {
-    let mut r = rig(&[("FAILPOINTS", "before-print=pause")]);
+    let central = HoldingCentral::start();
+    let mut r = rig_with(&[], &central.config());
+    r.daemon.wait_log("manifest updated");
     r.scanner.scan(&valid());
-    // The check-in is journaled; the daemon hangs before printing.
-    wait_for("the journaled check-in", LIMIT, || {
-        (r.office.checkins() == vec![("BGR-240508-00123".into(), "B-015".into(), false, 0)])
-            .then_some(())
-    });
+    // The check-in is journaled and sent; the kiosk waits for the answer
+    // before printing, and is killed there.
+    central
+        .posts
+        .recv_timeout(LIMIT)
+        .expect("the check-in reaches the central service");
     r.daemon.kill9();
+    assert_eq!(
+        r.office.checkins(),
+        vec![("BGR-240508-00123".into(), "B-015".into(), false, 0)],
+        "journaled before the printer, not printed"
+    );
     assert!(
         r.printer.tickets().is_empty(),
         "nothing printed before the kill"
     );
-    // Restarted (no failpoint), the same QR prints the owed ticket.
+    // Restarted, the same QR prints the owed ticket.
+    central
+        .hold
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     let daemon = DaemonProcess::start(&r.office, &[]);
     daemon.wait_log("scanner port open");
     r.daemon = daemon;

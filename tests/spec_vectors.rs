@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use antrean_kiosk::core::booking::{
-    checkin_decision, verify, CheckinDecision, JournalState, KeyRing, Rules, TrustedKey,
+    checkin_decision, verify, CheckinDecision, JournalState, KeyRing, KnownDay, Rules, TrustedKey,
 };
 use antrean_kiosk::core::manifest::{BookingStatus, Manifest, ManifestBooking};
 use chrono::{DateTime, NaiveDate};
@@ -79,7 +79,13 @@ fn outcome(v: &Vectors, manifests: &BTreeMap<NaiveDate, Manifest>, case: &Case) 
     );
     let now = DateTime::parse_from_rfc3339(&case.now).unwrap();
     let today = now.with_timezone(&rules.timezone).date_naive();
-    match verify(&case.scan, now, &rules, &keys, manifests.get(&today)) {
+    match verify(
+        &case.scan,
+        now,
+        &rules,
+        &keys,
+        manifests.get(&today).map(KnownDay::fresh),
+    ) {
         Err(rejection) => rejection.reason.code().to_string(),
         Ok(_) => {
             let state = case.checked_in.then_some(JournalState {

@@ -15,9 +15,8 @@ use antrean_kiosk::app::{App, AppOptions};
 use antrean_kiosk::config::Config;
 use antrean_kiosk::daemon::ScanSource;
 use antrean_kiosk::ui::controller::{Controller, Sources};
-use antrean_kiosk::ui::{
-    board_adapter, kiosk_adapter, screenshots, BoardAdapter, KioskAdapter, KioskWindow,
-};
+use antrean_kiosk::ui::{board_adapter, kiosk_adapter, BoardAdapter, KioskAdapter, KioskWindow};
+use antrean_testkit::screenshots;
 use i_slint_backend_testing::ElementHandle;
 use slint::platform::WindowEvent;
 use slint::ComponentHandle;

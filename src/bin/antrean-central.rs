@@ -60,6 +60,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    logging::exit_on_panic();
     match Cli::parse().command {
         Command::Keygen { key_dir, kid } => {
             let kid = kid.unwrap_or_else(|| format!("k{}", chrono::Utc::now().format("%Y%m%d")));

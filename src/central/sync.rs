@@ -106,6 +106,14 @@ impl CentralLink for Link {
                 self.shared.contact_ok();
                 SendResult::Acked(resp)
             }
+            Ok(Err(ClientError::Refused {
+                status: 404 | 409 | 422,
+                code,
+                ..
+            })) => {
+                self.shared.contact_ok();
+                SendResult::Refused { code }
+            }
             Ok(Err(e)) => {
                 self.shared.contact_failed(&e);
                 SendResult::Failed {
@@ -243,6 +251,9 @@ pub async fn run_manifest(
             Ok(ManifestFetch::NotModified) => {
                 shared.contact_ok();
                 backoff.reset();
+                if kiosk.send(Event::ManifestConfirmed(today)).is_err() {
+                    return;
+                }
                 every
             }
             Ok(ManifestFetch::Fresh {

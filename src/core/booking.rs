@@ -23,6 +23,17 @@ pub const MAX_PAYLOAD_BYTES: usize = 768;
 /// The literal prefix of a version-1 signed token.
 pub const TOKEN_PREFIX: &str = "AQ1.";
 
+/// Keys whose private halves are public (the booking-QR spec's test
+/// vectors): anyone can sign tokens with them. `(kid, public key)`.
+pub const PUBLISHED_TEST_KEYS: [(&str, &str); 2] = [
+    ("k2024a", "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q"),
+    ("k2024b", "y3QRZDmSofskewOyX1jhu_WuiWvrhxTZ20DjGB8zn1w"),
+];
+
+/// The one office id that may trust [`PUBLISHED_TEST_KEYS`] (demos,
+/// training): no real office can be named like this by accident.
+pub const DEMO_OFFICE: &str = "demo";
+
 /// Why a scan was not accepted. The `snake_case` names are the spec's reason
 /// codes, used in logs, in the journal and on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -214,6 +225,22 @@ impl TrustedKey {
             key,
         })
     }
+
+    /// The published test key this is, if it is one (see
+    /// [`PUBLISHED_TEST_KEYS`]), by its published kid.
+    pub fn published_as(&self) -> Option<&'static str> {
+        let mine = URL_SAFE_NO_PAD.encode(self.key.to_bytes());
+        PUBLISHED_TEST_KEYS
+            .iter()
+            .find(|(_, public)| *public == mine)
+            .map(|(kid, _)| *kid)
+    }
+
+    /// True when `office` may trust this key: any key but a published
+    /// test key, which only the demo office may trust.
+    pub fn trustworthy_for(&self, office: &str) -> bool {
+        office == DEMO_OFFICE || self.published_as().is_none()
+    }
 }
 
 /// The set of trusted keys by `kid` (configuration plus manifests).
@@ -292,7 +319,8 @@ impl Rejection {
         Rejection::about(Reason::AlreadyPrinted, b)
     }
 
-    fn about(reason: Reason, b: &Booking) -> Rejection {
+    /// A rejection about a known booking (its date and session shown).
+    pub fn about(reason: Reason, b: &Booking) -> Rejection {
         Rejection {
             reason,
             booking: Some(b.booking.clone()),
@@ -306,8 +334,44 @@ impl Rejection {
 /// The result of rules 1-9: a booking that may be checked in now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
+    /// For a signed token of a booking today's manifest lists, the
+    /// manifest's entry (number, session, service): that is what counters
+    /// will call.
     pub booking: Booking,
     pub kind: ScanKind,
+    /// The token disagreed with the manifest's entry for the same booking
+    /// (number, session or service); `booking` holds the manifest's.
+    pub corrected: bool,
+    /// A signed token whose booking a fresh manifest does not list: check
+    /// it in only if the central service confirms it (when reachable).
+    pub unlisted: bool,
+}
+
+/// Today's manifest as the kiosk holds it when it verifies a scan.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownDay<'a> {
+    pub manifest: &'a Manifest,
+    /// The central service confirmed this copy recently, so a booking it
+    /// does not list is unknown rather than newer than the copy.
+    pub fresh: bool,
+}
+
+impl<'a> KnownDay<'a> {
+    /// A copy the central service confirmed recently.
+    pub fn fresh(manifest: &'a Manifest) -> KnownDay<'a> {
+        KnownDay {
+            manifest,
+            fresh: true,
+        }
+    }
+
+    /// A copy from the cache, not confirmed lately.
+    pub fn cached(manifest: &'a Manifest) -> KnownDay<'a> {
+        KnownDay {
+            manifest,
+            fresh: false,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -414,18 +478,58 @@ fn parse_scan(raw: &str) -> Result<Parsed, Rejection> {
 
 /// Applies rules 1-9 to a scan at `now`. Rule 10 (already printed) needs the
 /// journal and is [`checkin_decision`].
+///
+/// With today's manifest known, a signed token must also fit it: a booking
+/// the manifest lists is checked in as the manifest has it (`corrected`
+/// when the token said otherwise); one it does not list must name one of
+/// its sessions (else `unknown_booking`) and, when the copy is fresh, is
+/// `unlisted`. Without a manifest the signature decides.
 pub fn verify(
     raw: &str,
     now: DateTime<chrono::FixedOffset>,
     rules: &Rules,
     keys: &KeyRing,
-    manifest: Option<&Manifest>,
+    day: Option<KnownDay>,
 ) -> Result<Verified, Rejection> {
     let today = now.with_timezone(&rules.timezone).date_naive();
-    let todays = manifest.filter(|m| m.date == today && m.office == rules.office);
-    let verified = identify(raw, rules, keys, todays, manifest)?;
-    check_time(&verified.booking, now, rules)?;
+    let todays = day.filter(|d| d.manifest.date == today && d.manifest.office == rules.office);
+    let mut verified = identify(
+        raw,
+        rules,
+        keys,
+        todays.map(|d| d.manifest),
+        day.map(|d| d.manifest),
+    )?;
+    check_date(&verified.booking, today)?;
+    if let (ScanKind::Token, Some(day)) = (verified.kind, todays) {
+        match_manifest(&mut verified, day)?;
+    }
+    check_window(&verified.booking, now, rules)?;
     Ok(verified)
+}
+
+/// A signed booking of today against today's manifest (see [`verify`]).
+fn match_manifest(verified: &mut Verified, day: KnownDay) -> Result<(), Rejection> {
+    let token = &verified.booking;
+    if let Some(listed) = day.manifest.booking(&token.booking) {
+        verified.corrected = (&listed.number, listed.slot, &listed.service)
+            != (&token.number, token.slot, &token.service);
+        verified.booking = Booking {
+            masked_name: None,
+            ..listed
+        };
+        return Ok(());
+    }
+    let sessions = &day.manifest.sessions;
+    if !sessions.is_empty()
+        && !sessions
+            .iter()
+            .any(|s| Slot::parse(&s.slot) == Some(token.slot))
+    {
+        return Err(Rejection::about(Reason::UnknownBooking, token));
+    }
+    verified.unlisted = day.fresh;
+    Ok(())
 }
 
 /// Rules 1-5 only (format, key, signature, office, cancelled): what a
@@ -484,7 +588,12 @@ fn identify(
     if cancelled {
         return Err(Rejection::about(Reason::Cancelled, &booking));
     }
-    Ok(Verified { booking, kind })
+    Ok(Verified {
+        booking,
+        kind,
+        corrected: false,
+        unlisted: false,
+    })
 }
 
 /// Rules 6-9: the date and the session window, at minute precision.
@@ -493,14 +602,28 @@ fn check_time(
     now: DateTime<chrono::FixedOffset>,
     rules: &Rules,
 ) -> Result<(), Rejection> {
-    let local = now.with_timezone(&rules.timezone).naive_local();
-    let today = local.date();
+    check_date(booking, now.with_timezone(&rules.timezone).date_naive())?;
+    check_window(booking, now, rules)
+}
+
+/// Rules 6-7: the booking's date against today.
+fn check_date(booking: &Booking, today: NaiveDate) -> Result<(), Rejection> {
     if booking.date < today {
         return Err(Rejection::about(Reason::Expired, booking));
     }
     if booking.date > today {
         return Err(Rejection::about(Reason::NotToday, booking));
     }
+    Ok(())
+}
+
+/// Rules 8-9: the session window on the booking's (today's) date.
+fn check_window(
+    booking: &Booking,
+    now: DateTime<chrono::FixedOffset>,
+    rules: &Rules,
+) -> Result<(), Rejection> {
+    let local = now.with_timezone(&rules.timezone).naive_local();
     let (open, close) = window(booking, rules);
     let minute = local
         .with_second(0)
@@ -691,5 +814,129 @@ mod tests {
         assert!(!f.is_double("ABCD", t0 + Duration::milliseconds(9000)));
         assert!(!f.is_double("WXYZ", t0 + Duration::milliseconds(9100)));
         assert!(!f.is_double("ABCD", t0 + Duration::milliseconds(9200)));
+    }
+
+    /// A token signed with a key made for this test.
+    fn signed(key: &ed25519_dalek::SigningKey, booking: &str, number: &str, slot: &str) -> String {
+        use ed25519_dalek::Signer;
+        let payload = serde_json::json!({"kid": "k-unit", "office": "kota-bogor",
+            "booking": booking, "date": "2024-05-08", "slot": slot, "service": "KK", "number": number});
+        let signed = format!("AQ1.{}", URL_SAFE_NO_PAD.encode(payload.to_string()));
+        let sig = key.sign(signed.as_bytes());
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+    }
+
+    #[test]
+    fn a_signed_booking_must_fit_todays_manifest() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let keys = KeyRing::new([TrustedKey {
+            kid: "k-unit".into(),
+            key: key.verifying_key(),
+        }]);
+        let rules = Rules {
+            office: "kota-bogor".into(),
+            timezone: chrono_tz::Asia::Jakarta,
+            early_minutes: 30,
+            late_minutes: 15,
+            reprint_limit: 1,
+        };
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "office": "kota-bogor", "date": "2024-05-08",
+            "sessions": [{"slot": "09:00-10:00", "letter": "B", "quota": 50},
+                         {"slot": "13:00-14:00", "letter": "E", "quota": 50}],
+            "bookings": [{"booking": "BGR-20240508-00015", "number": "B-015",
+                          "slot": "09:00-10:00", "service": "KK", "status": "booked"},
+                         {"booking": "BGR-20240508-00050", "number": "E-001",
+                          "slot": "13:00-14:00", "service": "KK", "status": "booked"}]
+        }))
+        .unwrap();
+        let no_sessions = Manifest {
+            sessions: vec![],
+            ..manifest.clone()
+        };
+        let now = DateTime::parse_from_rfc3339("2024-05-08T09:20:00+07:00").unwrap();
+        let fresh = Some(KnownDay::fresh(&manifest));
+        let cached = Some(KnownDay::cached(&manifest));
+        // (case, scan, day, expect: Ok((number, corrected, unlisted)) or reason)
+        type Expect = Result<(&'static str, bool, bool), Reason>;
+        let cases: Vec<(&str, String, Option<KnownDay>, Expect)> = vec![
+            (
+                "listed, as the manifest has it",
+                signed(&key, "BGR-20240508-00015", "B-015", "09:00-10:00"),
+                fresh,
+                Ok(("B-015", false, false)),
+            ),
+            (
+                "listed, token says another number: the manifest's is printed",
+                signed(&key, "BGR-20240508-00015", "A-999", "09:00-10:00"),
+                fresh,
+                Ok(("B-015", true, false)),
+            ),
+            (
+                "listed, token says an open session but the booking is for 13:00",
+                signed(&key, "BGR-20240508-00050", "B-001", "09:00-10:00"),
+                fresh,
+                Err(Reason::TooEarly),
+            ),
+            (
+                "not listed, fresh copy: the central service must confirm",
+                signed(&key, "BGR-20240508-00099", "B-099", "09:00-10:00"),
+                fresh,
+                Ok(("B-099", false, true)),
+            ),
+            (
+                "not listed, cached copy: the signature decides",
+                signed(&key, "BGR-20240508-00099", "B-099", "09:00-10:00"),
+                cached,
+                Ok(("B-099", false, false)),
+            ),
+            (
+                "no manifest: the signature decides",
+                signed(&key, "BGR-20240508-00099", "B-099", "09:00-10:00"),
+                None,
+                Ok(("B-099", false, false)),
+            ),
+            (
+                "a session the office does not have",
+                signed(&key, "BGR-20240508-00098", "Z-001", "09:00-09:30"),
+                cached,
+                Err(Reason::UnknownBooking),
+            ),
+            (
+                "a whole-day session, signed",
+                signed(&key, "BGR-20240508-00097", "Z-002", "00:00-23:59"),
+                fresh,
+                Err(Reason::UnknownBooking),
+            ),
+            (
+                "no sessions listed: not judged by session",
+                signed(&key, "BGR-20240508-00096", "Z-003", "09:00-09:30"),
+                Some(KnownDay::cached(&no_sessions)),
+                Ok(("Z-003", false, false)),
+            ),
+        ];
+        for (name, scan, day, expect) in cases {
+            let got = verify(&scan, now, &rules, &keys, day)
+                .map(|v| (v.booking.number.clone(), v.corrected, v.unlisted))
+                .map_err(|r| r.reason);
+            let expect = expect.map(|(n, c, u)| (n.to_string(), c, u));
+            assert_eq!(got, expect, "{name}");
+        }
+    }
+
+    #[test]
+    fn published_test_keys_are_trusted_only_by_the_demo_office() {
+        for (kid, public) in PUBLISHED_TEST_KEYS {
+            let k = TrustedKey::from_base64("any", public).unwrap();
+            assert_eq!(k.published_as(), Some(kid));
+            assert!(!k.trustworthy_for("kota-bogor"));
+            assert!(k.trustworthy_for(DEMO_OFFICE));
+        }
+        let own = TrustedKey {
+            kid: "k-own".into(),
+            key: ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key(),
+        };
+        assert_eq!(own.published_as(), None);
+        assert!(own.trustworthy_for("kota-bogor"));
     }
 }

@@ -1,6 +1,7 @@
 //! The Slint screens: the kiosk screen and the call board. `model` holds
 //! pure view models (no Slint types); the adapters are the only code that
-//! touches the generated types; `screenshots` renders them headless.
+//! touches the generated types. Headless screenshots are rendered by the
+//! `antrean-testkit` crate, outside the product.
 
 slint::include_modules!();
 
@@ -9,4 +10,3 @@ pub mod controller;
 pub mod kiosk_adapter;
 pub mod model;
 pub mod run;
-pub mod screenshots;

@@ -131,6 +131,19 @@ pub fn token_with(
     format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
 }
 
+/// `token` with `from` replaced by `to` in its payload after signing (a
+/// forgery: the signature no longer matches).
+pub fn altered(token: &str, from: &str, to: &str) -> String {
+    let mut parts = token.split('.');
+    let (_, payload, sig) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+    let json = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert!(json.contains(from), "{json} has no {from}");
+    format!(
+        "AQ1.{}.{sig}",
+        URL_SAFE_NO_PAD.encode(json.replace(from, to))
+    )
+}
+
 /// A pseudo-terminal pair: the daemon opens `path` (a stable symlink, like
 /// a udev `by-id` path), the test holds the master end.
 pub struct Pty {
@@ -313,6 +326,30 @@ fn ends_with_cut(ticket: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
+/// The manifest of the vectors' day, 2024-05-08: five sessions, the
+/// vectors' bookings and one more (no keys: they come from configuration).
+pub fn vector_manifest() -> serde_json::Value {
+    serde_json::json!({
+        "office": OFFICE, "date": "2024-05-08", "timezone": "Asia/Jakarta",
+        "office_name": "Disdukcapil Kota Bogor",
+        "sessions": [{"slot": "08:00-09:00", "letter": "A", "quota": 50},
+                     {"slot": "09:00-10:00", "letter": "B", "quota": 50},
+                     {"slot": "10:00-11:00", "letter": "C", "quota": 50},
+                     {"slot": "11:00-12:00", "letter": "D", "quota": 50},
+                     {"slot": "13:00-14:00", "letter": "E", "quota": 50}],
+        "services": [{"code": "KTP-EL", "name": "KTP Elektronik"},
+                     {"code": "KK", "name": "Kartu Keluarga"}],
+        "counters": [{"id": "1", "label": "Loket 1"}],
+        "keys": [],
+        "bookings": [
+            {"booking": "BGR-240508-00123", "number": "B-015", "slot": "09:00-10:00", "service": "KTP-EL", "status": "booked"},
+            {"booking": "BGR-240508-00007", "number": "A-007", "slot": "08:00-09:00", "service": "KK", "status": "booked"},
+            {"booking": "BGR-240508-00124", "number": "B-016", "slot": "09:00-10:00", "service": "KK", "status": "booked"},
+            {"booking": "BGR-240508-00200", "number": "E-011", "slot": "13:00-14:00", "service": "AKTA-LAHIR", "status": "cancelled"}
+        ]
+    })
+}
+
 /// A temporary office: state dir, config file, links for the ports.
 pub struct Office {
     pub dir: tempfile::TempDir,
@@ -375,25 +412,9 @@ public_key = "{}"
 
     /// Caches the vectors' manifest of 2024-05-08 in the state dir.
     pub fn cache_vector_manifest(&self) {
-        let m = serde_json::json!({
-            "office": OFFICE, "date": "2024-05-08", "timezone": "Asia/Jakarta",
-            "office_name": "Disdukcapil Kota Bogor",
-            "sessions": [{"slot": "08:00-09:00", "letter": "A", "quota": 50},
-                         {"slot": "09:00-10:00", "letter": "B", "quota": 50}],
-            "services": [{"code": "KTP-EL", "name": "KTP Elektronik"},
-                         {"code": "KK", "name": "Kartu Keluarga"}],
-            "counters": [{"id": "1", "label": "Loket 1"}],
-            "keys": [],
-            "bookings": [
-                {"booking": "BGR-240508-00123", "number": "B-015", "slot": "09:00-10:00", "service": "KTP-EL", "status": "booked"},
-                {"booking": "BGR-240508-00007", "number": "A-007", "slot": "08:00-09:00", "service": "KK", "status": "booked"},
-                {"booking": "BGR-240508-00124", "number": "B-016", "slot": "09:00-10:00", "service": "KK", "status": "booked"},
-                {"booking": "BGR-240508-00200", "number": "E-011", "slot": "13:00-14:00", "service": "AKTA-LAHIR", "status": "cancelled"}
-            ]
-        });
         let dir = self.state_dir.join("manifests");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("2024-05-08.json"), m.to_string()).unwrap();
+        std::fs::write(dir.join("2024-05-08.json"), vector_manifest().to_string()).unwrap();
     }
 
     pub fn journal(&self) -> PathBuf {

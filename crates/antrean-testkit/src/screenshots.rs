@@ -1,14 +1,15 @@
 //! Screenshots of both screens in their main states at every listed size,
 //! rendered headless with Slint's software renderer (for the README and
-//! to check that text fits). `antrean-kiosk screenshots --out DIR`.
+//! to check that text fits): `cargo run -p antrean-testkit --bin screenshots`.
+//! Slint's testing backend lives here, never in the kiosk's own build.
 
 use std::path::{Path, PathBuf};
 
 use slint::ComponentHandle;
 
-use super::kiosk_adapter::{self, WalkInView};
-use super::model::{BoardView, ResultView};
-use super::{board_adapter, KioskWindow};
+use antrean_kiosk::ui::kiosk_adapter::{self, WalkInView};
+use antrean_kiosk::ui::model::{BoardView, ResultView};
+use antrean_kiosk::ui::{board_adapter, KioskWindow};
 
 /// Kiosk screen sizes: portrait first.
 pub const KIOSK_SIZES: [(u32, u32); 3] = [(1080, 1920), (1920, 1080), (1366, 768)];
@@ -239,7 +240,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
         (
             "typing",
             Box::new(|w| {
-                let a = w.global::<super::KioskAdapter>();
+                let a = w.global::<antrean_kiosk::ui::KioskAdapter>();
                 a.set_screen("typing".into());
                 a.set_typed("BGR-2405".into());
             }),
@@ -294,7 +295,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
                         qr: kiosk_adapter::qr_image("https://antrean.kotabogor.go.id"),
                     },
                 );
-                w.global::<super::KioskAdapter>()
+                w.global::<antrean_kiosk::ui::KioskAdapter>()
                     .set_screen("walkin".into());
             }),
         ),
