@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 const REOPEN_FIRST: Duration = Duration::from_millis(250);
 /// Longest pause between reopening attempts (a replugged scanner is back
 /// within this).
-const REOPEN_MAX: Duration = Duration::from_secs(15);
+const REOPEN_MAX: Duration = Duration::from_secs(20);
 /// A port that stayed open this long was healthy: the backoff starts over.
 const STABLE: Duration = Duration::from_secs(10);
 
