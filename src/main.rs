@@ -312,9 +312,13 @@ fn day_report(config: &Config, date: Option<chrono::NaiveDate>) -> anyhow::Resul
                 }
                 Err(ClientError::Refused { code, .. }) => {
                     journal.mark_refused(&rec.booking, &code)?;
-                    println!("  {booking}: ditolak pusat / refused by the central service ({code})");
+                    println!(
+                        "  {booking}: ditolak pusat / refused by the central service ({code})"
+                    );
                 }
-                Err(e) => println!("  {booking}: belum terkirim / not sent, the kiosk keeps trying ({e})"),
+                Err(e) => {
+                    println!("  {booking}: belum terkirim / not sent, the kiosk keeps trying ({e})")
+                }
             }
         }
         if !day.unacknowledged.is_empty() {

@@ -296,17 +296,21 @@ async fn scripted_checkin(State(s): State<Scripted>, body: axum::body::Bytes) ->
     };
     (
         status,
-        axum::Json(serde_json::json!({"booking": booking, "number": v["number"],
+        axum::Json(
+            serde_json::json!({"booking": booking, "number": v["number"],
             "status": "checked_in", "checked_in_at": v["checked_in_at"], "ahead": 7,
-            "estimated_call": "10:05", "duplicate": !first})),
+            "estimated_call": "10:05", "duplicate": !first}),
+        ),
     )
         .into_response()
 }
 
 async fn scripted_manifest(State(s): State<Scripted>) -> Response {
     let mut m = manifest();
-    let mut bookings = vec![serde_json::json!({"booking": "BGR-240508-00900", "number": "B-090",
-        "slot": "09:00-10:00", "service": "KK", "status": "booked", "name": "S***i R."})];
+    let mut bookings = vec![
+        serde_json::json!({"booking": "BGR-240508-00900", "number": "B-090",
+        "slot": "09:00-10:00", "service": "KK", "status": "booked", "name": "S***i R."}),
+    ];
     for b in s.created.lock().unwrap().keys() {
         bookings.push(serde_json::json!({"booking": b, "number": "B-000",
             "slot": "09:00-10:00", "service": "KK", "status": "checked_in", "name": "B***i"}));
@@ -355,7 +359,11 @@ fn only_definitive_answers_refuse_and_refusals_switch_nothing_off() {
             ],
             None,
         ),
-        ("a proxy's 404 then 201", vec![answer(404, PROXY_404), ACCEPT], None),
+        (
+            "a proxy's 404 then 201",
+            vec![answer(404, PROXY_404), ACCEPT],
+            None,
+        ),
         (
             "422 without a reason code then 201",
             vec![
@@ -374,17 +382,26 @@ fn only_definitive_answers_refuse_and_refusals_switch_nothing_off() {
         ),
         (
             "404 unknown_booking",
-            vec![answer(404, r#"{"error":"unknown_booking","message":"no such booking"}"#)],
+            vec![answer(
+                404,
+                r#"{"error":"unknown_booking","message":"no such booking"}"#,
+            )],
             Some("unknown_booking"),
         ),
         (
             "409 cancelled",
-            vec![answer(409, r#"{"error":"cancelled","message":"Booking sudah dibatalkan."}"#)],
+            vec![answer(
+                409,
+                r#"{"error":"cancelled","message":"Booking sudah dibatalkan."}"#,
+            )],
             Some("cancelled"),
         ),
         (
             "422 too_late",
-            vec![answer(422, r#"{"error":"too_late","message":"session over"}"#)],
+            vec![answer(
+                422,
+                r#"{"error":"too_late","message":"session over"}"#,
+            )],
             Some("too_late"),
         ),
     ];
@@ -466,15 +483,19 @@ fn only_definitive_answers_refuse_and_refusals_switch_nothing_off() {
             )
             .unwrap()
     };
-    wait_for("every check-in delivered or refused", Duration::from_secs(90), || {
-        bookings
-            .iter()
-            .all(|b| {
-                let (sent, refused) = row(b);
-                sent || refused.is_some()
-            })
-            .then_some(())
-    });
+    wait_for(
+        "every check-in delivered or refused",
+        Duration::from_secs(90),
+        || {
+            bookings
+                .iter()
+                .all(|b| {
+                    let (sent, refused) = row(b);
+                    sent || refused.is_some()
+                })
+                .then_some(())
+        },
+    );
     let created = server.created.lock().unwrap().clone();
     for ((case, _, refused), booking) in table.iter().zip(&bookings) {
         let (sent, code) = row(booking);
@@ -486,7 +507,11 @@ fn only_definitive_answers_refuse_and_refusals_switch_nothing_off() {
             }
             None => {
                 assert!(sent && code.is_none(), "{case}: delivered, not refused");
-                assert_eq!(created.get(booking), Some(&1), "{case}: created exactly once");
+                assert_eq!(
+                    created.get(booking),
+                    Some(&1),
+                    "{case}: created exactly once"
+                );
                 assert!(
                     server.posts.lock().unwrap()[booking] >= 2,
                     "{case}: sent again after the first answer"
@@ -516,12 +541,23 @@ fn only_definitive_answers_refuse_and_refusals_switch_nothing_off() {
             _ => None,
         })
         .collect();
-    assert!(lines.contains(&"Menunggu: 7 orang".to_string()), "{lines:?}");
+    assert!(
+        lines.contains(&"Menunggu: 7 orang".to_string()),
+        "{lines:?}"
+    );
 
     // One check-in the service keeps failing, then the kiosk stops.
     scan(&stuck, "B-799");
     wait_for("the stuck check-in tried by the outbox", LIMIT, || {
-        (server.posts.lock().unwrap().get(&stuck).copied().unwrap_or(0) >= 2).then_some(())
+        (server
+            .posts
+            .lock()
+            .unwrap()
+            .get(&stuck)
+            .copied()
+            .unwrap_or(0)
+            >= 2)
+            .then_some(())
     });
     kiosk.kill9();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_antrean-kiosk"))
@@ -531,16 +567,32 @@ fn only_definitive_answers_refuse_and_refusals_switch_nothing_off() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("Ditolak pusat / refused by the central service:"), "{text}");
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Ditolak pusat / refused by the central service:"),
+        "{text}"
+    );
     for ((case, _, refused), booking) in table.iter().zip(&bookings) {
         if let Some(code) = refused {
-            assert!(text.contains(&format!("  {booking} {code}")), "{case}: {text}");
+            assert!(
+                text.contains(&format!("  {booking} {code}")),
+                "{case}: {text}"
+            );
         }
     }
     // Sent again with the outbox's rules: a 500 is not a refusal.
-    assert!(text.contains("1 check-in(s) unknown to the central service"), "{text}");
-    assert!(text.contains(&format!("{stuck}: belum terkirim / not sent")), "{text}");
+    assert!(
+        text.contains("1 check-in(s) unknown to the central service"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{stuck}: belum terkirim / not sent")),
+        "{text}"
+    );
     assert!(text.contains("re-sent: 0 of 1"), "{text}");
     assert_eq!(row(&stuck), (false, None), "still waiting, not refused");
 }

@@ -47,7 +47,10 @@ fn attempts(metrics_addr: &str) -> BTreeMap<(String, String), u64> {
         .filter_map(|l| {
             let (task, rest) = l.split_once("\",result=\"")?;
             let (result, n) = rest.split_once("\"} ")?;
-            Some(((task.to_string(), result.to_string()), n.trim().parse().ok()?))
+            Some((
+                (task.to_string(), result.to_string()),
+                n.trim().parse().ok()?,
+            ))
         })
         .collect()
 }
@@ -74,7 +77,13 @@ fn never_accepting() -> (std::os::fd::OwnedFd, SocketAddr, Vec<TcpStream>) {
     addr.sin_port = 0;
     let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
     assert_eq!(
-        unsafe { libc::bind(fd.as_raw_fd(), &addr as *const _ as *const libc::sockaddr, len) },
+        unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                &addr as *const _ as *const libc::sockaddr,
+                len,
+            )
+        },
         0
     );
     assert_eq!(unsafe { libc::listen(fd.as_raw_fd(), 0) }, 0);
@@ -148,8 +157,14 @@ fn half_broken() -> Router {
             "/v1/offices/:office/board",
             get(|| async { axum::Json(serde_json::json!({"seq": 0})) }),
         )
-        .route("/v1/offices/:office/events", get(|| async { unavailable() }))
-        .route("/v1/offices/:office/checkins", post(|| async { unavailable() }))
+        .route(
+            "/v1/offices/:office/events",
+            get(|| async { unavailable() }),
+        )
+        .route(
+            "/v1/offices/:office/checkins",
+            post(|| async { unavailable() }),
+        )
         .route(
             "/v1/offices/:office/kiosks/:kiosk/health",
             put(|| async { unavailable() }),
@@ -233,7 +248,11 @@ fn an_unreachable_central_service_and_missing_devices_cost_nothing() {
     ];
     let kiosks = vec![
         kiosk("connection refused", &format!("http://{refused}"), CENTRAL),
-        kiosk("accepts, never answers", &format!("http://{silent_addr}"), CENTRAL),
+        kiosk(
+            "accepts, never answers",
+            &format!("http://{silent_addr}"),
+            CENTRAL,
+        ),
         kiosk("never accepts", &format!("http://{hanging_addr}"), CENTRAL),
         kiosk("503 but manifest and board", &format!("http://{half}"), all),
         kiosk("401 to everything", &format!("http://{denied}"), CENTRAL),
@@ -241,7 +260,12 @@ fn an_unreachable_central_service_and_missing_devices_cost_nothing() {
     let start = Instant::now();
     let first: Vec<(f64, BTreeMap<String, u64>)> = kiosks
         .iter()
-        .map(|k| (cpu_seconds(k.daemon.child.id()), by_task(&attempts(&k.metrics))))
+        .map(|k| {
+            (
+                cpu_seconds(k.daemon.child.id()),
+                by_task(&attempts(&k.metrics)),
+            )
+        })
         .collect();
     // The measurement is over a fixed window: watch that nobody dies meanwhile.
     let mut half_way = None;
@@ -290,7 +314,11 @@ fn an_unreachable_central_service_and_missing_devices_cost_nothing() {
             let mid = half_way[i].get(task).copied().unwrap_or(0);
             // Over the whole minute, the backoff's first quick steps included.
             if n - before > 14 {
-                failures.push(format!("{}: {task} tried {} times in 60 s", k.name, n - before));
+                failures.push(format!(
+                    "{}: {task} tried {} times in 60 s",
+                    k.name,
+                    n - before
+                ));
             }
             // Once backed off: a handful a minute.
             if n - mid > 4 {
