@@ -88,7 +88,8 @@ pub struct SyncShared {
 }
 
 impl SyncShared {
-    /// Records a successful contact by `task`.
+    /// Records a successful contact by `task` (`checkins`, `manifest`,
+    /// `health`): a configuration problem that task saw is over.
     pub fn contact_ok(&self, task: &'static str) {
         let now = self.clock.now();
         self.status.send_if_modified(|s| {
@@ -185,11 +186,11 @@ impl CentralLink for Link {
         self.shared.metrics.attempt("checkin_now", label);
         match answer {
             Ok(Ok(resp)) => {
-                self.shared.contact_ok("checkin_now");
+                self.shared.contact_ok("checkins");
                 SendResult::Acked(resp)
             }
             Ok(Err(e)) => {
-                self.shared.contact_failed("checkin_now", &e);
+                self.shared.contact_failed("checkins", &e);
                 SendResult::Failed {
                     offline: e.is_unreachable(),
                 }
@@ -273,7 +274,7 @@ pub async fn run_outbox(shared: SyncShared, journal: Journal, mut shutdown: watc
             let booking = record.booking.clone();
             match result {
                 Ok(resp) => {
-                    shared.contact_ok("outbox");
+                    shared.contact_ok("checkins");
                     soon.reset();
                     slow.reset();
                     unexpected = 0;
@@ -291,7 +292,7 @@ pub async fn run_outbox(shared: SyncShared, journal: Journal, mut shutdown: watc
                     message,
                     status,
                 }) => {
-                    shared.contact_ok("outbox");
+                    shared.contact_ok("checkins");
                     tracing::warn!(booking = %record.booking, status, code = %code, message = %message,
                         "central service refused a check-in; listed for staff in the day report");
                     with_journal(j, move |j| j.mark_refused(&booking, &code)).await;
@@ -301,7 +302,7 @@ pub async fn run_outbox(shared: SyncShared, journal: Journal, mut shutdown: watc
                 Err(e @ ClientError::Unexpected { .. }) => {
                     // An answer about this check-in that may change: it
                     // stays in the outbox, the next one is tried.
-                    shared.contact_failed("outbox", &e);
+                    shared.contact_failed("checkins", &e);
                     tracing::warn!(booking = %record.booking, error = %e, "outbox not delivered; will retry slowly");
                     skipped += 1;
                     unexpected += 1;
@@ -311,7 +312,7 @@ pub async fn run_outbox(shared: SyncShared, journal: Journal, mut shutdown: watc
                     }
                 }
                 Err(e) => {
-                    shared.contact_failed("outbox", &e);
+                    shared.contact_failed("checkins", &e);
                     let pause = retry_delay(&e, &mut soon, &mut slow);
                     tracing::warn!(error = %e, pending = left, retry_in = ?pause, "outbox not delivered; will retry");
                     failure = Some(pause);
