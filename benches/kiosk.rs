@@ -226,7 +226,7 @@ fn ui_latency(n: usize) {
         std::path::Path::new("bench.toml"),
     )
     .unwrap();
-    let (kiosk_events, _k) = std::sync::mpsc::channel();
+    let (kiosk_events, _k) = std::sync::mpsc::sync_channel(64);
     let (_r, reports) = std::sync::mpsc::channel();
     let (_a, actions) = std::sync::mpsc::channel();
     let board = board_adapter::create().unwrap();

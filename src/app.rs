@@ -177,6 +177,7 @@ impl App {
                     nudge,
                     printer: printer_watch,
                     retry_max: Duration::from_secs(central.retry_max_seconds.max(1)),
+                    metrics: metrics.clone(),
                 };
                 client_out = Some(shared.client.clone());
                 let link = Link::new(shared.clone(), runtime.handle().clone());
@@ -272,8 +273,9 @@ impl App {
         })
     }
 
-    /// Sends events (scans from the screen) to the kiosk loop.
-    pub fn sender(&self) -> Sender<Event> {
+    /// Sends events (scans from the screen) to the kiosk loop (bounded:
+    /// the screen uses `try_send`).
+    pub fn sender(&self) -> std::sync::mpsc::SyncSender<Event> {
         self.daemon.as_ref().expect("running").sender()
     }
 
@@ -491,6 +493,7 @@ mod tests {
             manifest_refresh_seconds: 180,
             simulate_counters_seconds: 0,
             retry_max_seconds: 30,
+            allow_insecure_http: false,
         }
     }
 

@@ -147,6 +147,10 @@ pub struct CentralConfig {
     /// Embedded mode only: seconds between simulated counter calls (0 = none).
     #[serde(default)]
     pub simulate_counters_seconds: u64,
+    /// Allow plain `http://` to a central service on another machine (a
+    /// closed office network only). Loopback `http://` is always allowed.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -484,6 +488,14 @@ impl Config {
                     "must start with http:// or https://, or be \"embedded\"",
                 ));
             }
+            if url.starts_with("http://") && !central.allow_insecure_http && !is_loopback_url(url) {
+                return Err(self.invalid(
+                    "central.url",
+                    format!(
+                        "is plain http:// to another machine ({url}): the kiosk token and check-ins would cross the network unencrypted. Use the service's https:// address, or, only on a closed office network, set `allow_insecure_http = true` under [central]"
+                    ),
+                ));
+            }
             if central.token.is_some() && central.token_file.is_some() {
                 return Err(
                     self.invalid("central.token", "give either token or token_file, not both")
@@ -551,6 +563,22 @@ impl Config {
             reprint_limit: self.kiosk.reprint_limit,
         }
     }
+}
+
+/// True for an `http://` URL whose host is this machine (127.0.0.0/8,
+/// `::1`, `localhost`): tests and the embedded demo service.
+fn is_loopback_url(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = parsed.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 const VALID_BAUDS: [u32; 7] = [2400, 4800, 9600, 19200, 38400, 57600, 115200];
@@ -675,9 +703,52 @@ port = "virtual"
             Some("central.url"),
         );
         check(
-            &format!("{GOOD}\n[central]\nurl = \"http://x\"\n"),
+            &format!("{GOOD}\n[central]\nurl = \"http://127.0.0.1:9\"\n"),
             Some("central.token"),
         );
         check("this is not toml = = ", Some("kiosk.toml"));
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine_unless_allowed() {
+        // (url, allow_insecure_http, accepted)
+        let cases: &[(&str, Option<bool>, bool)] = &[
+            ("https://antrean.example.go.id", None, true),
+            ("https://10.0.0.5:8443", None, true),
+            ("http://127.0.0.1:9000", None, true),
+            ("http://127.9.9.9", None, true),
+            ("http://[::1]:9000", None, true),
+            ("http://localhost:9000", None, true),
+            ("http://LOCALHOST", None, true),
+            ("http://antrean.example.go.id", None, false),
+            ("http://10.0.0.5:8080", None, false),
+            ("http://192.168.1.20", Some(false), false),
+            ("http://localhost.example.com", None, false),
+            ("http://127.0.0.1.example.com", None, false),
+            ("http://[::ffff:10.0.0.5]", None, false),
+            ("http://10.0.0.5:8080", Some(true), true),
+            ("http://antrean.example.go.id", Some(true), true),
+        ];
+        for (url, allow, accepted) in cases {
+            let allow = allow
+                .map(|a| format!("allow_insecure_http = {a}\n"))
+                .unwrap_or_default();
+            let text = format!("{GOOD}\n[central]\nurl = \"{url}\"\ntoken = \"t\"\n{allow}");
+            match Config::parse(&text, Path::new("kiosk.toml")) {
+                Ok(_) => assert!(accepted, "{url} {allow}: accepted"),
+                Err(e) => {
+                    assert!(!accepted, "{url} {allow}: {e}");
+                    let msg = e.to_string();
+                    for needle in [
+                        "kiosk.toml",
+                        "central.url",
+                        "https://",
+                        "allow_insecure_http = true",
+                    ] {
+                        assert!(msg.contains(needle), "{msg:?} should say {needle:?}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! Starting and stopping the kiosk daemon: prepares the state directory,
 //! opens the journal and the printer, starts the kiosk loop and the scan
 //! sources. The caller decides when to stop (a signal, end of input, a test).
+//! Everything reaches the kiosk loop through one bounded channel.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::{sync_channel, Sender, SyncSender};
 use std::sync::Arc;
 
 use crate::central::api::PrinterHealth;
@@ -14,6 +15,12 @@ use crate::journal::{Journal, JournalError};
 use crate::kiosk::{CentralLink, Event, Heartbeat, Kiosk, ScanReport};
 use crate::metrics::Metrics;
 use crate::state_dir::StateDirError;
+
+/// Events waiting for the kiosk loop at most. A scan takes the loop a few
+/// milliseconds (a ticket up to the printer's write timeout); past this,
+/// scan readers wait (the serial line and stdin buffer in the kernel) and
+/// the screen drops what it cannot hand over.
+pub const EVENT_QUEUE: usize = 64;
 
 /// Why the daemon cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +46,7 @@ pub enum ScanSource {
 
 /// A running daemon.
 pub struct Daemon {
-    tx: Sender<Event>,
+    tx: SyncSender<Event>,
     stop: Arc<AtomicBool>,
     kiosk: Option<std::thread::JoinHandle<()>>,
     scanner: Option<std::thread::JoinHandle<()>>,
@@ -64,7 +71,7 @@ impl Daemon {
         let printer = crate::printer::port::from_config(&config.printer, &config.kiosk.state_dir);
         tracing::info!(printer = %printer.describe(), state_dir = %config.kiosk.state_dir.display(),
             shifted_clock = clock.is_shifted(), "starting");
-        let mut kiosk = Kiosk::new(config, journal, printer, clock).with_metrics(metrics);
+        let mut kiosk = Kiosk::new(config, journal, printer, clock).with_metrics(metrics.clone());
         if let Some(r) = reports {
             kiosk.report_to(r);
         }
@@ -74,7 +81,7 @@ impl Daemon {
         let printer_health = kiosk.printer_health();
         let heartbeat = kiosk.heartbeat();
         let manifest = kiosk.manifest_watch();
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(EVENT_QUEUE);
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let kiosk = std::thread::Builder::new()
             .name("kiosk".into())
@@ -86,16 +93,9 @@ impl Daemon {
         let stop = Arc::new(AtomicBool::new(false));
         let scanner = match (source, &config.scanner) {
             (ScanSource::None, _) | (ScanSource::SerialOnly, None) => None,
-            (ScanSource::SerialOnly, Some(sc)) => Some(crate::scanner::spawn_serial(
-                sc.clone(),
-                tx.clone(),
-                stop.clone(),
-            )),
-            (ScanSource::Configured, Some(sc)) => Some(crate::scanner::spawn_serial(
-                sc.clone(),
-                tx.clone(),
-                stop.clone(),
-            )),
+            (ScanSource::SerialOnly | ScanSource::Configured, Some(sc)) => Some(
+                crate::scanner::spawn_serial(sc.clone(), tx.clone(), stop.clone(), metrics.clone()),
+            ),
             (ScanSource::Configured, None) => {
                 tracing::info!(
                     "no [scanner] configured: reading scans from standard input, one per line"
@@ -131,8 +131,10 @@ impl Daemon {
         self.printer_health.clone()
     }
 
-    /// Sends events (scans from the UI, manifests) to the kiosk loop.
-    pub fn sender(&self) -> Sender<Event> {
+    /// Sends events (scans from the UI, manifests) to the kiosk loop. The
+    /// channel is bounded ([`EVENT_QUEUE`]): a thread that must not block
+    /// (the UI, async tasks) uses `try_send`.
+    pub fn sender(&self) -> SyncSender<Event> {
         self.tx.clone()
     }
 
@@ -147,6 +149,10 @@ impl Daemon {
     /// not printed) and waits for the loop.
     pub fn shutdown(mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(s) = &self.scanner {
+            // Out of a reopening pause at once.
+            s.thread().unpark();
+        }
         let _ = self.tx.send(Event::Shutdown);
         if let Some(k) = self.kiosk.take() {
             let _ = k.join();

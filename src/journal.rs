@@ -225,10 +225,11 @@ impl Journal {
         self.select("WHERE sent_at IS NULL AND refused IS NULL ORDER BY id", [])
     }
 
-    /// Number of check-ins waiting in the outbox.
+    /// Number of check-ins waiting in the outbox (refused ones are not
+    /// waiting: they are done, and listed in the day report).
     pub fn outbox_len(&self) -> Result<u64, JournalError> {
         Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM checkins WHERE sent_at IS NULL",
+            "SELECT COUNT(*) FROM checkins WHERE sent_at IS NULL AND refused IS NULL",
             [],
             |r| r.get(0),
         )?)
@@ -417,6 +418,24 @@ mod tests {
         assert_eq!(j.purge_before(later).unwrap(), 0);
         assert_eq!(j.outbox().unwrap().len(), 1);
         assert!(j.scan_counts(b.date).unwrap().is_empty());
+    }
+
+    #[test]
+    fn refused_checkins_are_not_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let at = DateTime::parse_from_rfc3339("2024-05-08T09:20:00+07:00").unwrap();
+        for code in ["BGR-240508-00001", "BGR-240508-00002", "BGR-240508-00003"] {
+            j.record_checkin(&booking(code), at, true).unwrap();
+        }
+        assert_eq!(j.outbox_len().unwrap(), 3);
+        j.mark_refused("BGR-240508-00001", "cancelled").unwrap();
+        j.mark_sent("BGR-240508-00002", at, Some(1), None).unwrap();
+        assert_eq!(j.outbox_len().unwrap(), 1);
+        let outbox: Vec<String> = j.outbox().unwrap().into_iter().map(|r| r.booking).collect();
+        assert_eq!(outbox, vec!["BGR-240508-00003"]);
+        let refused = j.checkin("BGR-240508-00001").unwrap().unwrap();
+        assert_eq!(refused.refused.as_deref(), Some("cancelled"));
     }
 
     #[test]

@@ -27,6 +27,9 @@ use crate::journal::{Journal, JournalError};
 use crate::metrics::Metrics;
 use crate::printer::port::{PrinterError, TicketPrinter};
 
+/// Longest pause between periodic checks of a printer that cannot be reached.
+const PRINTER_CHECK_MAX: Duration = Duration::from_secs(30);
+
 /// Everything the kiosk loop reacts to.
 #[derive(Debug)]
 pub enum Event {
@@ -135,6 +138,10 @@ pub struct Kiosk {
     purged_on: Option<NaiveDate>,
     status_every: Duration,
     status_checked: Instant,
+    /// Pause before the next periodic printer check: `status_every`, or
+    /// longer and longer while the printer cannot be reached.
+    status_wait: Duration,
+    printer_backoff: crate::central::backoff::Backoff,
     state_dir: PathBuf,
     kiosk_id: String,
     office_name: String,
@@ -210,6 +217,11 @@ impl Kiosk {
             purged_on: None,
             status_every: Duration::from_secs(config.printer.status_every_seconds.max(1)),
             status_checked: Instant::now(),
+            status_wait: Duration::from_secs(config.printer.status_every_seconds.max(1)),
+            printer_backoff: crate::central::backoff::Backoff::new(
+                Duration::from_secs(config.printer.status_every_seconds.max(1)),
+                PRINTER_CHECK_MAX,
+            ),
             state_dir: config.kiosk.state_dir.clone(),
             kiosk_id: config.kiosk.id.clone(),
             office_name: config.office.name.clone(),
@@ -260,10 +272,18 @@ impl Kiosk {
         self.printer_health.subscribe()
     }
 
-    /// Asks the printer how it is and publishes the answer.
+    /// Asks the printer how it is and publishes the answer. While it cannot
+    /// be reached (unplugged, switched off), the periodic checks back off.
     fn check_printer(&mut self) -> PrinterStatus {
         self.status_checked = Instant::now();
         let status = self.printer.status();
+        self.metrics.attempt("printer_check", status.state.as_str());
+        if status.state == crate::core::printer_status::PrinterState::Offline {
+            self.status_wait = self.printer_backoff.next_delay(rand::random());
+        } else {
+            self.printer_backoff.reset();
+            self.status_wait = self.status_every;
+        }
         self.set_printer_health(status.state.as_str(), status.detail.clone());
         status
     }
@@ -333,7 +353,7 @@ impl Kiosk {
                 Err(RecvTimeoutError::Timeout) => {
                     self.refresh_manifest();
                     self.purge();
-                    if self.status_checked.elapsed() >= self.status_every {
+                    if self.status_checked.elapsed() >= self.status_wait {
                         self.check_printer();
                     }
                 }

@@ -274,7 +274,10 @@ fn day_report(config: &Config, date: Option<chrono::NaiveDate>) -> anyhow::Resul
         manifest.as_deref(),
     );
     print!("{}", day.render());
-    if let (Some(client), Some(_)) = (&client, &manifest) {
+    // Unacknowledged check-ins go out again under the outbox's rules: only
+    // the contract's definitive answers refuse one; anything else leaves it
+    // for the kiosk's outbox.
+    if let Some(client) = &client {
         let mut resent = 0;
         for booking in &day.unacknowledged {
             let Some(rec) = checkins.iter().find(|c| &c.booking == booking) else {
@@ -299,9 +302,13 @@ fn day_report(config: &Config, date: Option<chrono::NaiveDate>) -> anyhow::Resul
                 }
                 Err(ClientError::Refused { code, .. }) => {
                     journal.mark_refused(&rec.booking, &code)?;
-                    println!("  {booking}: refused by the central service ({code})");
+                    println!(
+                        "  {booking}: ditolak pusat / refused by the central service ({code})"
+                    );
                 }
-                Err(e) => println!("  {booking}: not sent ({e})"),
+                Err(e) => {
+                    println!("  {booking}: belum terkirim / not sent, the kiosk keeps trying ({e})")
+                }
             }
         }
         if !day.unacknowledged.is_empty() {

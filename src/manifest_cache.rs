@@ -1,7 +1,8 @@
 //! The manifest cache on disk: one JSON file per date in
 //! `state_dir/manifests/`, written atomically, read at start and whenever
 //! the date changes, so the kiosk checks people in while the central
-//! service is unreachable. Fetching is the central client's job.
+//! service is unreachable. Fetching is the central client's job. Masked
+//! names are never written: the cache holds no names at all.
 
 use std::path::{Path, PathBuf};
 
@@ -57,8 +58,14 @@ pub fn load(state_dir: &Path, date: NaiveDate) -> Result<Option<Manifest>, Cache
     Ok(Some(manifest))
 }
 
-/// Stores a manifest (atomically: a crash leaves the old or the new file).
+/// Stores a manifest without its bookings' names (atomically: a crash
+/// leaves the old or the new file).
 pub fn store(state_dir: &Path, manifest: &Manifest) -> Result<PathBuf, CacheError> {
+    let mut manifest = manifest.clone();
+    for b in &mut manifest.bookings {
+        b.name = None;
+    }
+    let manifest = &manifest;
     let path = file(state_dir, manifest.date);
     let err = |source| CacheError::Write {
         path: path.clone(),
@@ -127,5 +134,41 @@ mod tests {
         assert!(load(dir.path(), date).unwrap().is_none());
         std::fs::write(file(dir.path(), date), "{broken").unwrap();
         assert!(load(dir.path(), date).is_err());
+    }
+
+    #[test]
+    fn names_are_not_cached() {
+        use crate::core::manifest::{BookingStatus, ManifestBooking};
+        let dir = tempfile::tempdir().unwrap();
+        let date = NaiveDate::from_ymd_opt(2024, 5, 8).unwrap();
+        let booking = |code: &str, name: Option<&str>| ManifestBooking {
+            booking: code.into(),
+            number: "B-015".into(),
+            slot: "09:00-10:00".into(),
+            service: "KTP-EL".into(),
+            status: BookingStatus::Booked,
+            name: name.map(str::to_string),
+        };
+        let m = Manifest {
+            office: "kota-bogor".into(),
+            date,
+            timezone: "Asia/Jakarta".into(),
+            office_name: None,
+            sessions: vec![],
+            services: vec![],
+            counters: vec![],
+            keys: vec![],
+            bookings: vec![
+                booking("BGR-240508-00123", Some("S***i R.")),
+                booking("BGR-240508-00124", None),
+            ],
+        };
+        let path = store(dir.path(), &m).unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(!text.contains("S***i"), "{text}");
+        assert!(!text.contains("\"name\""), "{text}");
+        let back = load(dir.path(), date).unwrap().unwrap();
+        assert!(back.bookings.iter().all(|b| b.name.is_none()));
+        assert_eq!(back.bookings.len(), 2);
     }
 }

@@ -1,6 +1,8 @@
 //! Counters and gauges for `/metrics` (Prometheus/OpenMetrics text): scans
-//! by outcome, tickets printed, print latency, outbox depth, reconnects.
-//! Cheap atomics; every owner updates its own figures.
+//! by outcome, tickets printed, print latency, outbox depth, reconnects,
+//! and every attempt of every retrying task by result (so a loop that
+//! retries too often shows up without a debugger). Cheap atomics; every
+//! owner updates its own figures.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -19,6 +21,15 @@ pub struct KindLabel {
     pub kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabel {
+    /// The retrying task: `outbox`, `checkin_now`, `manifest`, `health`,
+    /// `board`, `events`, `scanner_open`, `printer_check`.
+    pub task: String,
+    /// `ok`, or what went wrong (`unreachable`, `timeout`, `server`, ...).
+    pub result: String,
+}
+
 /// The kiosk's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -28,6 +39,7 @@ pub struct Metrics {
     pub outbox_depth: Gauge,
     pub reconnects: Family<KindLabel, Counter>,
     pub printer_ok: Gauge,
+    pub attempts: Family<AttemptLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -46,6 +58,7 @@ impl Metrics {
         let outbox_depth = Gauge::default();
         let reconnects = Family::<KindLabel, Counter>::default();
         let printer_ok = Gauge::default();
+        let attempts = Family::<AttemptLabel, Counter>::default();
         registry.register("scans", "Scans by outcome", scans.clone());
         registry.register(
             "tickets_printed",
@@ -72,8 +85,14 @@ impl Metrics {
             "1 when the printer can print",
             printer_ok.clone(),
         );
+        registry.register(
+            "attempts",
+            "Attempts of each retrying task (central service requests, device reopens) by result",
+            attempts.clone(),
+        );
         printer_ok.set(1);
         Metrics {
+            attempts,
             registry,
             scans,
             tickets,
@@ -108,6 +127,16 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one attempt of a retrying task.
+    pub fn attempt(&self, task: &str, result: &str) {
+        self.attempts
+            .get_or_create(&AttemptLabel {
+                task: task.to_string(),
+                result: result.to_string(),
+            })
+            .inc();
+    }
+
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -130,7 +159,13 @@ mod tests {
         m.ticket("first");
         m.print_seconds.observe(0.012);
         m.outbox_depth.set(3);
+        m.attempt("outbox", "unreachable");
+        m.attempt("outbox", "unreachable");
         let text = m.render();
+        assert!(
+            text.contains("antrean_attempts_total{task=\"outbox\",result=\"unreachable\"} 2"),
+            "{text}"
+        );
         assert!(
             text.contains("antrean_scans_total{outcome=\"accept\"} 2"),
             "{text}"

@@ -48,6 +48,8 @@ pub struct CentralHealth {
     pub online: bool,
     pub last_contact: Option<String>,
     pub last_error: Option<String>,
+    /// A configuration problem staff must fix (token, role, URL).
+    pub attention: Option<String>,
     pub board_live: bool,
     pub last_event_age_seconds: Option<i64>,
     pub last_event_seq: Option<u64>,
@@ -64,6 +66,7 @@ fn healthz_of(src: &StatusSources) -> Healthz {
             online: s.online,
             last_contact: s.last_contact.map(|t| t.to_rfc3339()),
             last_error: s.last_error,
+            attention: s.attention.map(|a| format!("{}: {}", a.task, a.message)),
             board_live: s.board_live,
             last_event_age_seconds: s.last_board_contact.map(|t| (now - t).num_seconds()),
             last_event_seq: s.last_event_seq,

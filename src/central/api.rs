@@ -16,6 +16,35 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// The reason codes of `booking-qr.md` (and `unknown_booking`): a 422
+/// carrying one of them is the central service's final word on a check-in.
+pub const REASON_CODES: &[&str] = &[
+    "invalid_format",
+    "unknown_key",
+    "bad_signature",
+    "wrong_office",
+    "cancelled",
+    "expired",
+    "not_today",
+    "too_early",
+    "too_late",
+    "already_printed",
+    "unknown_booking",
+];
+
+/// True only for the contract's definitive answers to `POST /checkins`:
+/// `404 unknown_booking`, `409 cancelled`, or `422` with a reason code.
+/// Anything else (a proxy's 404 page, 408, 413, 429, 5xx, an unknown code)
+/// may come out differently when sent again, so it is not a refusal.
+pub fn is_definitive_refusal(status: u16, code: &str) -> bool {
+    match status {
+        404 => code == "unknown_booking",
+        409 => code == "cancelled",
+        422 => REASON_CODES.contains(&code),
+        _ => false,
+    }
+}
+
 /// `POST /checkins` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckinRequest {
@@ -270,5 +299,36 @@ mod tests {
         assert_eq!(n, BoardEvent::Notice(NoticeEvent { seq: 8, text: None }));
         assert!(BoardEvent::parse("teleport", "{}").is_err());
         assert!(BoardEvent::parse("done", "{not json").is_err());
+    }
+
+    #[test]
+    fn only_the_contract_answers_refuse_a_checkin() {
+        let cases: &[(u16, &str, bool)] = &[
+            (404, "unknown_booking", true),
+            (404, "http_error", false),
+            (404, "not_found", false),
+            (409, "cancelled", true),
+            (409, "conflict", false),
+            (422, "too_late", true),
+            (422, "not_today", true),
+            (422, "invalid_format", true),
+            (422, "invalid_request", false),
+            (422, "", false),
+            (400, "cancelled", false),
+            (408, "unknown_booking", false),
+            (413, "too_late", false),
+            (429, "cancelled", false),
+            (500, "cancelled", false),
+            (503, "unknown_booking", false),
+            (401, "unauthorized", false),
+            (403, "forbidden", false),
+        ];
+        for (status, code, refused) in cases {
+            assert_eq!(
+                is_definitive_refusal(*status, code),
+                *refused,
+                "{status} {code}"
+            );
+        }
     }
 }

@@ -1,7 +1,11 @@
-//! Capped exponential backoff with full jitter, as a pure value: the caller
-//! supplies the random fraction, so the schedule is testable.
+//! Capped exponential backoff with full jitter, and the `Retry-After`
+//! header's two forms, as pure values: the caller supplies the random
+//! fraction and the current time, so every schedule is testable. Sleeping
+//! is the caller's business.
 
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 /// Retry delays: `base * 2^attempt`, capped, times a random fraction in
 /// `[0.5, 1.0]` so that several kiosks do not retry in lock-step.
@@ -13,10 +17,11 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// `cap` below `base` is raised to `base`.
     pub fn new(base: Duration, cap: Duration) -> Backoff {
         Backoff {
             base,
-            cap,
+            cap: cap.max(base),
             attempt: 0,
         }
     }
@@ -31,6 +36,16 @@ impl Backoff {
         capped.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
     }
 
+    /// [`Backoff::next_delay`], but at least `at_least` (what the server
+    /// asked for with `Retry-After`) as far as the cap allows.
+    pub fn next_delay_at_least(&mut self, jitter: f64, at_least: Option<Duration>) -> Duration {
+        let d = self.next_delay(jitter);
+        match at_least {
+            Some(a) => d.max(a.min(self.cap)),
+            None => d,
+        }
+    }
+
     /// A success: start again from the base delay.
     pub fn reset(&mut self) {
         self.attempt = 0;
@@ -39,6 +54,24 @@ impl Backoff {
     pub fn attempts(&self) -> u32 {
         self.attempt
     }
+
+    /// The longest delay this backoff gives.
+    pub fn cap(&self) -> Duration {
+        self.cap
+    }
+}
+
+/// Reads a `Retry-After` value: delay-seconds (`120`) or an HTTP date
+/// (`Wed, 21 Oct 2015 07:28:00 GMT`) relative to `now`. `None` when it is
+/// neither; a date in the past is zero.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Anything longer than a day is as good as a day (the caller caps).
+        return Some(Duration::from_secs(value.parse::<u64>().unwrap_or(86_400)));
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?.to_utc();
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -61,5 +94,47 @@ mod tests {
             b.next_delay(0.3);
         }
         assert!(b.next_delay(1.0) <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_within_the_cap() {
+        let s = Duration::from_secs;
+        // (server asks, expected first delay with jitter 1.0, base 1 s, cap 30 s)
+        let cases = [
+            (None, s(1)),
+            (Some(s(0)), s(1)),
+            (Some(s(5)), s(5)),
+            (Some(s(3600)), s(30)),
+        ];
+        for (asked, expect) in cases {
+            let mut b = Backoff::new(s(1), s(30));
+            assert_eq!(b.next_delay_at_least(1.0, asked), expect, "{asked:?}");
+        }
+        // A cap below the base is raised to it.
+        assert_eq!(Backoff::new(s(5), s(1)).cap(), s(5));
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
+            .unwrap()
+            .to_utc();
+        let cases: &[(&str, Option<u64>)] = &[
+            ("120", Some(120)),
+            (" 7 ", Some(7)),
+            ("99999999999999999999999", Some(86_400)),
+            ("Wed, 21 Oct 2015 07:28:30 GMT", Some(30)),
+            ("Wed, 21 Oct 2015 07:00:00 GMT", Some(0)),
+            ("soon", None),
+            ("-5", None),
+            ("", None),
+        ];
+        for (value, expect) in cases {
+            assert_eq!(
+                parse_retry_after(value, now),
+                expect.map(Duration::from_secs),
+                "{value:?}"
+            );
+        }
     }
 }

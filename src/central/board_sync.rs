@@ -1,8 +1,12 @@
 //! Keeps a [`BoardState`] in step with the central service: a `/board`
 //! snapshot, then the `/events` stream resumed with `Last-Event-ID`; a gap
-//! or a `reset` fetches the snapshot again; no event or ping for the
-//! heartbeat timeout (45 s) reconnects; failures back off with jitter.
-//! The state is published on a watch channel with its freshness.
+//! or a `reset` fetches the snapshot again; no whole event or ping for the
+//! heartbeat timeout (45 s) reconnects, and so does an oversized line or
+//! event. Every new connection waits its turn of a capped, jittered
+//! backoff, which starts again from its base only after a stream stayed up
+//! for a while: a server that breaks every stream at once cannot make the
+//! kiosk reconnect in a loop. The state is published on a watch channel
+//! with its freshness.
 
 use std::time::Duration;
 
@@ -52,6 +56,9 @@ impl Default for BoardSyncOptions {
     }
 }
 
+/// A stream that stayed up this long was healthy: the backoff starts over.
+const STABLE: Duration = Duration::from_secs(30);
+
 enum StreamEnd {
     NeedSnapshot,
     /// The server reset the stream: its board replaces ours.
@@ -80,6 +87,10 @@ pub async fn run_board(
                 r = client.board() => r,
                 _ = shutdown.changed() => return,
             };
+            metrics.attempt(
+                "board",
+                fetched.as_ref().map_or_else(|e| e.label(), |_| "ok"),
+            );
             match fetched {
                 Ok(snap) => {
                     let now = clock.now();
@@ -95,10 +106,16 @@ pub async fn run_board(
                     after_reset = false;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "board snapshot not fetched; retrying");
+                    let pause = match e.retry() {
+                        super::client::Retry::Soon(at_least) => {
+                            backoff.next_delay_at_least(rand::random(), at_least)
+                        }
+                        _ => backoff.cap(),
+                    };
+                    tracing::warn!(error = %e, retry_in = ?pause, "board snapshot not fetched; retrying");
                     feed.send_if_modified(|f| std::mem::replace(&mut f.connected, false));
-                    status.send_modify(|s| s.board_live = false);
-                    if wait(backoff.next_delay(rand::random()), &mut shutdown).await {
+                    status.send_if_modified(|s| std::mem::replace(&mut s.board_live, false));
+                    if wait(pause, &mut shutdown).await {
                         return;
                     }
                     continue;
@@ -110,34 +127,39 @@ pub async fn run_board(
         }
         first = false;
         let since = feed.borrow().state.seq();
-        let end = stream(
+        let started = tokio::time::Instant::now();
+        let (end, asked) = stream(
             &client,
             &clock,
             &options,
             since,
             &feed,
             &status,
+            &metrics,
             &mut shutdown,
         )
         .await;
         feed.send_if_modified(|f| std::mem::replace(&mut f.connected, false));
-        status.send_modify(|s| s.board_live = false);
+        status.send_if_modified(|s| std::mem::replace(&mut s.board_live, false));
+        if started.elapsed() >= STABLE {
+            backoff.reset();
+        }
         match end {
             StreamEnd::Shutdown => return,
-            StreamEnd::NeedSnapshot => {
-                need_snapshot = true;
-                backoff.reset();
-            }
+            StreamEnd::NeedSnapshot => need_snapshot = true,
             StreamEnd::Reset => {
                 need_snapshot = true;
                 after_reset = true;
-                backoff.reset();
             }
-            StreamEnd::Reconnect => {
-                if wait(backoff.next_delay(rand::random()), &mut shutdown).await {
-                    return;
-                }
-            }
+            StreamEnd::Reconnect => {}
+        }
+        if wait(
+            backoff.next_delay_at_least(rand::random(), asked),
+            &mut shutdown,
+        )
+        .await
+        {
+            return;
         }
     }
 }
@@ -150,6 +172,9 @@ async fn wait(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
+/// Reads one event stream until it ends; also returns the pause the
+/// server asked for (`retry:` or `Retry-After`).
+#[allow(clippy::too_many_arguments)]
 async fn stream(
     client: &CentralClient,
     clock: &Clock,
@@ -157,17 +182,26 @@ async fn stream(
     since: u64,
     feed: &watch::Sender<BoardFeed>,
     status: &watch::Sender<LinkStatus>,
+    metrics: &Metrics,
     shutdown: &mut watch::Receiver<bool>,
-) -> StreamEnd {
+) -> (StreamEnd, Option<Duration>) {
     let connect = tokio::select! {
         r = client.events(Some(since)) => r,
-        _ = shutdown.changed() => return StreamEnd::Shutdown,
+        _ = shutdown.changed() => return (StreamEnd::Shutdown, None),
     };
+    metrics.attempt(
+        "events",
+        connect.as_ref().map_or_else(|e| e.label(), |_| "ok"),
+    );
     let mut resp = match connect {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, "event stream not connected; retrying");
-            return StreamEnd::Reconnect;
+            let asked = match e.retry() {
+                super::client::Retry::Soon(at_least) => at_least,
+                _ => Some(options.retry_max),
+            };
+            return (StreamEnd::Reconnect, asked);
         }
     };
     tracing::info!(since, "event stream connected");
@@ -181,37 +215,73 @@ async fn stream(
         s.last_board_contact = Some(now);
     });
     let mut parser = SseParser::new();
+    let mut asked: Option<Duration> = None;
     let resnapshot = tokio::time::sleep(options.resnapshot_every);
     tokio::pin!(resnapshot);
+    // Only whole events and pings count as signs of life, not bytes.
+    let heartbeat = tokio::time::sleep(options.heartbeat_timeout);
+    tokio::pin!(heartbeat);
     loop {
         let chunk = tokio::select! {
-            c = tokio::time::timeout(options.heartbeat_timeout, resp.chunk()) => c,
-            _ = &mut resnapshot => return StreamEnd::NeedSnapshot,
-            _ = shutdown.changed() => return StreamEnd::Shutdown,
+            c = resp.chunk() => c,
+            _ = &mut heartbeat => {
+                tracing::warn!(timeout = ?options.heartbeat_timeout, "no event or ping from the central service; reconnecting");
+                return (StreamEnd::Reconnect, asked);
+            }
+            _ = &mut resnapshot => return (StreamEnd::NeedSnapshot, asked),
+            _ = shutdown.changed() => return (StreamEnd::Shutdown, asked),
         };
         let bytes = match chunk {
-            Err(_) => {
-                tracing::warn!(timeout = ?options.heartbeat_timeout, "no event or ping from the central service; reconnecting");
-                return StreamEnd::Reconnect;
-            }
-            Ok(Ok(Some(bytes))) => bytes,
-            Ok(Ok(None)) => {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
                 tracing::info!("event stream ended; reconnecting");
-                return StreamEnd::Reconnect;
+                return (StreamEnd::Reconnect, asked);
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::warn!(error = %e, "event stream broke; reconnecting");
-                return StreamEnd::Reconnect;
+                return (StreamEnd::Reconnect, asked);
             }
         };
+        let items = parser.push(&bytes);
+        if items.is_empty() {
+            continue;
+        }
         let now = clock.now();
-        status.send_modify(|s| s.last_board_contact = Some(now));
+        heartbeat
+            .as_mut()
+            .reset(tokio::time::Instant::now() + options.heartbeat_timeout);
+        // Noted at most once a second: a flood of pings is not news.
+        status.send_if_modified(|s| {
+            let stale = s
+                .last_board_contact
+                .is_none_or(|t| now - t >= chrono::TimeDelta::seconds(1));
+            if stale {
+                s.last_board_contact = Some(now);
+            }
+            stale
+        });
         let mut end = None;
         feed.send_if_modified(|f| {
             f.last_contact = Some(now);
             let mut changed = false;
-            for item in parser.push(&bytes) {
-                let SseItem::Message(m) = item else { continue };
+            for item in items {
+                let m = match item {
+                    SseItem::Message(m) => m,
+                    SseItem::Comment(_) => continue,
+                    SseItem::Retry(ms) => {
+                        asked = Some(Duration::from_millis(ms));
+                        continue;
+                    }
+                    SseItem::Oversized => {
+                        tracing::warn!(
+                            max_line = super::sse::MAX_LINE,
+                            max_event = super::sse::MAX_EVENT,
+                            "the central service sent an oversized line or event; reconnecting"
+                        );
+                        end = Some(StreamEnd::Reconnect);
+                        break;
+                    }
+                };
                 let event = match BoardEvent::parse(&m.event, &m.data) {
                     Ok(e) => e,
                     Err(e) => {
@@ -252,7 +322,7 @@ async fn stream(
             changed
         });
         if let Some(end) = end {
-            return end;
+            return (end, asked);
         }
     }
 }

@@ -1,11 +1,18 @@
 //! Server-Sent Events, sans I/O: bytes in any chunking become events and
 //! heartbeats (comment lines), following the WHATWG event-stream rules
 //! (CR, LF or CRLF line ends; `data:` lines joined; `id:`; `event:`;
-//! `retry:`; a leading BOM). Lines are capped so that a broken server
-//! cannot make the kiosk grow without bound. Also the server-side encoder.
+//! `retry:`; a leading BOM). Lines and events are capped so that a broken
+//! or hostile server cannot make the kiosk grow without bound: whatever
+//! bytes arrive, the parser holds about [`MAX_LINE`] + [`MAX_EVENT`] (at
+//! most twice that in allocated capacity).
+//! Also the server-side encoder.
 
 /// Longest line kept; a longer one drops the event it belongs to.
 pub const MAX_LINE: usize = 64 * 1024;
+
+/// Most `data:` bytes of one event (all its `data:` lines together); a
+/// larger event is dropped. Board events are one short line of JSON.
+pub const MAX_EVENT: usize = 64 * 1024;
 
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +32,10 @@ pub enum SseItem {
     Comment(String),
     /// `retry:` asked for a reconnection delay in milliseconds.
     Retry(u64),
+    /// A line passed [`MAX_LINE`] or an event passed [`MAX_EVENT`]: its
+    /// event is dropped. Reported once per broken event; a client may take
+    /// it as a sign that the server is broken and reconnect.
+    Oversized,
 }
 
 /// The parser state.
@@ -42,7 +53,10 @@ pub struct SseParser {
     head: Vec<u8>,
     last_id: Option<String>,
     event: Option<String>,
-    data: Vec<String>,
+    /// The event's `data:` lines joined with `\n`.
+    data: String,
+    /// At least one `data:` line arrived (an empty one counts).
+    has_data: bool,
 }
 
 impl SseParser {
@@ -88,8 +102,8 @@ impl SseParser {
                 _ => {
                     if self.line.len() >= MAX_LINE {
                         self.overlong = true;
-                        self.poisoned = true;
-                        self.line.clear();
+                        self.line = Vec::new();
+                        self.poison(out);
                     } else {
                         self.line.push(b);
                     }
@@ -117,7 +131,19 @@ impl SseParser {
             None => (line.as_str(), ""),
         };
         match field {
-            "data" => self.data.push(value.to_string()),
+            "data" if self.poisoned => {}
+            "data" => {
+                let joined = self.data.len() + usize::from(self.has_data) + value.len();
+                if joined > MAX_EVENT {
+                    self.poison(out);
+                } else {
+                    if self.has_data {
+                        self.data.push('\n');
+                    }
+                    self.data.push_str(value);
+                    self.has_data = true;
+                }
+            }
             "event" => self.event = Some(value.to_string()),
             "id" if !value.contains('\0') => self.last_id = Some(value.to_string()),
             "retry" => {
@@ -129,10 +155,26 @@ impl SseParser {
         }
     }
 
+    /// The current event is broken: drop what it holds, say so once.
+    fn poison(&mut self, out: &mut Vec<SseItem>) {
+        if !self.poisoned {
+            out.push(SseItem::Oversized);
+        }
+        self.poisoned = true;
+        self.data = String::new();
+        self.has_data = false;
+    }
+
+    /// Bytes held for unfinished lines and events (bounded by the caps).
+    pub fn buffered(&self) -> usize {
+        self.line.capacity() + self.data.capacity() + self.head.len()
+    }
+
     fn dispatch(&mut self, out: &mut Vec<SseItem>) {
         let event = self.event.take();
         let data = std::mem::take(&mut self.data);
-        if std::mem::take(&mut self.poisoned) || data.is_empty() {
+        let has_data = std::mem::take(&mut self.has_data);
+        if std::mem::take(&mut self.poisoned) || !has_data {
             return;
         }
         out.push(SseItem::Message(SseMessage {
@@ -140,7 +182,7 @@ impl SseParser {
             event: event
                 .filter(|e| !e.is_empty())
                 .unwrap_or_else(|| "message".into()),
-            data: data.join("\n"),
+            data,
         }));
     }
 }
@@ -235,7 +277,72 @@ mod tests {
         let mut big = b"data: ".to_vec();
         big.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
         big.extend_from_slice(b"\n\ndata: next\n\n");
-        assert_eq!(parse_all(&[&big]), vec![msg(None, "message", "next")]);
+        assert_eq!(
+            parse_all(&[&big]),
+            vec![SseItem::Oversized, msg(None, "message", "next")]
+        );
+    }
+
+    #[test]
+    fn endless_input_stays_within_the_caps() {
+        // (what the server repeats forever, what it sends after)
+        let cases: Vec<(&[u8], &str)> = vec![
+            (b"x", "an endless line"),
+            (
+                b"data: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+                "endless data: lines",
+            ),
+            (b"data\n", "endless empty data: lines"),
+            (b"event: call\n", "endless event: lines"),
+        ];
+        for (unit, what) in cases {
+            let mut p = SseParser::new();
+            let mut items = Vec::new();
+            let chunk: Vec<u8> = unit.iter().copied().cycle().take(64 * 1024).collect();
+            // 64 MiB in total, far beyond every cap.
+            for _ in 0..1024 {
+                items.extend(p.push(&chunk));
+                assert!(
+                    p.buffered() <= 2 * (MAX_LINE + MAX_EVENT),
+                    "{what}: {} bytes held",
+                    p.buffered()
+                );
+            }
+            let oversized = items.iter().filter(|i| **i == SseItem::Oversized).count();
+            let messages = items
+                .iter()
+                .filter(|i| matches!(i, SseItem::Message(_)))
+                .count();
+            assert_eq!(messages, 0, "{what}");
+            if what != "endless event: lines" {
+                assert_eq!(oversized, 1, "{what}: reported once");
+            }
+            // The stream recovers at the next event boundary.
+            let after = p.push(b"\n\nid: 9\nevent: done\ndata: ok\n\n");
+            assert_eq!(
+                after.last(),
+                Some(&msg(Some("9"), "done", "ok")),
+                "{what}: {after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_event_of_exactly_the_cap_is_kept() {
+        // The longest line that fits, then a line that makes the joined data
+        // exactly MAX_EVENT bytes long; one byte more drops the event.
+        let first = "y".repeat(MAX_LINE - "data: ".len());
+        let rest = "z".repeat(MAX_EVENT - first.len() - 1);
+        let wire = format!("data: {first}\ndata: {rest}\n\n");
+        assert_eq!(
+            parse_all(&[wire.as_bytes()]),
+            vec![msg(None, "message", &format!("{first}\n{rest}"))]
+        );
+        let wire = format!("data: {first}\ndata: {rest}z\n\ndata: next\n\n");
+        assert_eq!(
+            parse_all(&[wire.as_bytes()]),
+            vec![SseItem::Oversized, msg(None, "message", "next")]
+        );
     }
 
     #[test]

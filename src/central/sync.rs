@@ -1,11 +1,17 @@
 //! Keeping the kiosk in step with the central service, as tokio tasks:
 //! the manifest (fetched at start and every few minutes with ETag, cached
-//! per date), the check-in outbox (sent in order, retried with capped
-//! exponential backoff and jitter, idempotent by booking), the health
-//! report, and the link state the kiosk loop and the screens read.
-//! The call board's stream is `board_sync`.
+//! per date), the check-in outbox (sent in order, idempotent by booking),
+//! the health report, and the link state the kiosk loop and the screens
+//! read. The call board's stream is `board_sync`.
+//!
+//! Every task retries with capped, jittered backoff, honours `Retry-After`
+//! within its cap, retries configuration problems (401, 403, unexpected
+//! answers) slowly, and never wakes itself by its own failure: a failed
+//! request changes the link state, and no task reacts to that by trying
+//! again at once. Each attempt is counted in `antrean_attempts_total`.
 
 use std::path::PathBuf;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,11 +21,32 @@ use tokio::sync::{watch, Notify};
 
 use super::api::{CheckinRequest, HealthReport, PrinterHealth};
 use super::backoff::Backoff;
-use super::client::{CentralClient, ClientError, ManifestFetch};
+use super::client::{CentralClient, ClientError, ManifestFetch, Retry};
 use crate::clock::Clock;
 use crate::core::booking::at_office;
 use crate::journal::{CheckinRecord, Journal};
 use crate::kiosk::{CentralLink, Event, SendResult};
+use crate::metrics::Metrics;
+
+/// The outbox looks at the journal this often when it is empty (a new
+/// check-in nudges it sooner).
+const OUTBOX_IDLE: Duration = Duration::from_secs(30);
+/// The manifest is never fetched more often than this, whatever the
+/// configuration says.
+const MIN_MANIFEST_EVERY: Duration = Duration::from_secs(10);
+/// A change in the health report is sent at once, but never sooner than
+/// this after the previous report.
+const HEALTH_MIN_GAP: Duration = Duration::from_secs(2);
+/// Unexpected answers about single check-ins in a row before the outbox
+/// takes the service itself for broken and waits.
+const UNEXPECTED_IN_A_ROW: usize = 3;
+
+/// Something staff must fix (a token, a role, the URL), and which task saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attention {
+    pub task: &'static str,
+    pub message: String,
+}
 
 /// What the kiosk knows of its link to the central service.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -30,7 +57,10 @@ pub struct LinkStatus {
     pub last_contact: Option<DateTime<Utc>>,
     /// The last error, for staff.
     pub last_error: Option<String>,
-    /// Check-ins waiting to be sent.
+    /// A configuration problem that retrying will not fix (401, 403, an
+    /// answer outside the contract); cleared when the same task succeeds.
+    pub attention: Option<Attention>,
+    /// Check-ins waiting to be sent (refused ones are not waiting).
     pub outbox: u64,
     /// Seconds the central service's clock is ahead of ours (health answers).
     pub clock_skew_seconds: Option<i64>,
@@ -54,28 +84,76 @@ pub struct SyncShared {
     pub printer: watch::Receiver<PrinterHealth>,
     /// Longest pause between retries.
     pub retry_max: Duration,
+    pub metrics: Arc<Metrics>,
 }
 
 impl SyncShared {
-    /// Records a successful contact.
-    pub fn contact_ok(&self) {
+    /// Records a successful contact by `task` (`checkins`, `manifest`,
+    /// `health`): a configuration problem that task saw is over.
+    pub fn contact_ok(&self, task: &'static str) {
         let now = self.clock.now();
-        self.status.send_modify(|s| {
+        self.status.send_if_modified(|s| {
+            let before = (s.online, s.last_error.is_some(), s.attention.clone());
             s.online = true;
             s.last_contact = Some(now);
             s.last_error = None;
+            if s.attention.as_ref().is_some_and(|a| a.task == task) {
+                tracing::info!(task, "central service accepts the kiosk again");
+                s.attention = None;
+            }
+            // The contact time alone is not news worth waking anyone for.
+            before != (s.online, s.last_error.is_some(), s.attention.clone())
         });
     }
 
-    /// Records a failed contact (only reachability errors make us offline).
-    pub fn contact_failed(&self, e: &ClientError) {
-        let unreachable = e.is_unreachable() || matches!(e, ClientError::Server { .. });
-        self.status.send_modify(|s| {
-            if unreachable {
+    /// Records a failed contact by `task` (only reachability errors make
+    /// us offline; configuration problems are flagged for staff).
+    pub fn contact_failed(&self, task: &'static str, e: &ClientError) {
+        let offline = e.is_unreachable() || matches!(e, ClientError::Server { .. });
+        let message = e.to_string();
+        self.status.send_if_modified(|s| {
+            let before = (s.online, s.last_error.clone(), s.attention.clone());
+            if offline {
                 s.online = false;
             }
-            s.last_error = Some(e.to_string());
+            if e.needs_staff() {
+                let attention = Attention {
+                    task,
+                    message: message.clone(),
+                };
+                if s.attention.as_ref() != Some(&attention) {
+                    tracing::error!(task, error = %message, "the central service does not accept this kiosk: staff must fix the configuration");
+                }
+                s.attention = Some(attention);
+            }
+            s.last_error = Some(message.clone());
+            before != (s.online, s.last_error.clone(), s.attention.clone())
         });
+    }
+
+    /// The backoff for configuration problems: from `retry_max` up to ten
+    /// times that.
+    fn slow_backoff(&self) -> Backoff {
+        slow_backoff(self.retry_max)
+    }
+}
+
+fn slow_backoff(retry_max: Duration) -> Backoff {
+    Backoff::new(retry_max, retry_max.saturating_mul(10))
+}
+
+/// The pause after a failure, by the error's retry class.
+fn retry_delay(e: &ClientError, soon: &mut Backoff, slow: &mut Backoff) -> Duration {
+    match e.retry() {
+        Retry::Soon(at_least) => soon.next_delay_at_least(rand::random(), at_least),
+        Retry::Slowly | Retry::Never => slow.next_delay(rand::random()),
+    }
+}
+
+fn result_label<T>(r: &Result<T, ClientError>) -> &'static str {
+    match r {
+        Ok(_) => "ok",
+        Err(e) => e.label(),
     }
 }
 
@@ -101,21 +179,22 @@ impl CentralLink for Link {
         let answer = self
             .runtime
             .block_on(async { tokio::time::timeout(deadline, client.checkin(request)).await });
+        let label = match &answer {
+            Ok(r) => result_label(r),
+            Err(_) => "deadline",
+        };
+        self.shared.metrics.attempt("checkin_now", label);
         match answer {
             Ok(Ok(resp)) => {
-                self.shared.contact_ok();
+                self.shared.contact_ok("checkins");
                 SendResult::Acked(resp)
             }
-            Ok(Err(ClientError::Refused {
-                status: 404 | 409 | 422,
-                code,
-                ..
-            })) => {
-                self.shared.contact_ok();
+            Ok(Err(ClientError::Refused { code, .. })) => {
+                self.shared.contact_ok("checkins");
                 SendResult::Refused { code }
             }
             Ok(Err(e)) => {
-                self.shared.contact_failed(&e);
+                self.shared.contact_failed("checkins", &e);
                 SendResult::Failed {
                     offline: e.is_unreachable(),
                 }
@@ -161,98 +240,145 @@ async fn with_journal<T: Send + 'static>(
     }
 }
 
-/// Sends the outbox, oldest first, until `shutdown`.
+/// Sends the outbox, oldest first, until `shutdown`. Only the contract's
+/// definitive answers refuse a check-in; everything else keeps it waiting.
 pub async fn run_outbox(shared: SyncShared, journal: Journal, mut shutdown: watch::Receiver<bool>) {
     let journal = Arc::new(Mutex::new(journal));
-    let mut backoff = Backoff::new(Duration::from_millis(500), shared.retry_max);
+    let mut soon = Backoff::new(Duration::from_millis(500), shared.retry_max);
+    let mut slow = shared.slow_backoff();
     loop {
-        let pending = match with_journal(journal.clone(), |j| j.outbox()).await {
-            Some(p) => p,
-            None => {
-                tracing::warn!("outbox unreadable; retrying");
-                Vec::new()
+        let Some(pending) = with_journal(journal.clone(), |j| j.outbox()).await else {
+            tracing::warn!("outbox unreadable; retrying");
+            if wait(OUTBOX_IDLE, &mut shutdown).await {
+                return;
             }
+            continue;
         };
-        shared.status.send_if_modified(|s| {
-            let changed = s.outbox != pending.len() as u64;
-            s.outbox = pending.len() as u64;
-            changed
-        });
-        let mut failed = false;
+        let set_depth = |n: u64| {
+            shared.status.send_if_modified(|s| {
+                let changed = s.outbox != n;
+                s.outbox = n;
+                changed
+            });
+        };
+        let mut left = pending.len() as u64;
+        set_depth(left);
+        // The pause when the service failed as a whole.
+        let mut failure: Option<Duration> = None;
+        let mut skipped = 0usize;
+        let mut unexpected = 0usize;
         for record in &pending {
             let request = request_of(record, &shared.kiosk_id);
             let result = tokio::select! {
                 r = shared.client.checkin(&request) => r,
                 _ = shutdown.changed() => return,
             };
+            shared.metrics.attempt("outbox", result_label(&result));
             let j = journal.clone();
             let booking = record.booking.clone();
             match result {
                 Ok(resp) => {
-                    shared.contact_ok();
-                    backoff.reset();
+                    shared.contact_ok("checkins");
+                    soon.reset();
+                    slow.reset();
+                    unexpected = 0;
                     let now = at_office(shared.clock.now(), shared.timezone);
                     with_journal(j, move |j| {
                         j.mark_sent(&booking, now, resp.ahead, resp.estimated_call.as_deref())
                     })
                     .await;
+                    left -= 1;
+                    set_depth(left);
                     tracing::info!(booking = %record.booking, offline = record.offline, duplicate = resp.duplicate, "check-in delivered");
                 }
-                Err(ClientError::Refused { code, message, .. }) => {
-                    shared.contact_ok();
-                    tracing::warn!(booking = %record.booking, code = %code, message = %message,
+                Err(ClientError::Refused {
+                    code,
+                    message,
+                    status,
+                }) => {
+                    shared.contact_ok("checkins");
+                    tracing::warn!(booking = %record.booking, status, code = %code, message = %message,
                         "central service refused a check-in; listed for staff in the day report");
                     with_journal(j, move |j| j.mark_refused(&booking, &code)).await;
+                    left -= 1;
+                    set_depth(left);
+                }
+                Err(e @ ClientError::Unexpected { .. }) => {
+                    // An answer about this check-in that may change: it
+                    // stays in the outbox, the next one is tried.
+                    shared.contact_failed("checkins", &e);
+                    tracing::warn!(booking = %record.booking, error = %e, "outbox not delivered; will retry slowly");
+                    skipped += 1;
+                    unexpected += 1;
+                    if unexpected >= UNEXPECTED_IN_A_ROW {
+                        failure = Some(slow.next_delay(rand::random()));
+                        break;
+                    }
                 }
                 Err(e) => {
-                    shared.contact_failed(&e);
-                    tracing::warn!(error = %e, pending = pending.len(), "outbox not delivered; will retry");
-                    failed = true;
+                    shared.contact_failed("checkins", &e);
+                    let pause = retry_delay(&e, &mut soon, &mut slow);
+                    tracing::warn!(error = %e, pending = left, retry_in = ?pause, "outbox not delivered; will retry");
+                    failure = Some(pause);
                     break;
                 }
             }
         }
-        let wait = if failed {
-            backoff.next_delay(rand::random::<f64>())
-        } else if pending.is_empty() {
-            Duration::from_secs(30)
-        } else {
-            Duration::ZERO
+        let pause = match failure {
+            Some(d) => d,
+            None if skipped > 0 => slow.next_delay(rand::random()),
+            None if pending.is_empty() => OUTBOX_IDLE,
+            // Everything went out: look again at once for newer ones.
+            None => Duration::ZERO,
         };
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            // A new check-in is only worth an early try when the link is up.
-            _ = shared.nudge.notified(), if !failed => {}
+            _ = tokio::time::sleep(pause) => {}
+            // A new check-in is only worth an early try when the service answers.
+            _ = shared.nudge.notified(), if failure.is_none() => {}
             _ = shutdown.changed() => return,
         }
     }
 }
 
-/// Fetches today's manifest at start and every `every`, caches it, and
-/// hands it to the kiosk loop.
+/// Sleeps; true when shutdown came first.
+async fn wait(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        _ = shutdown.changed() => true,
+    }
+}
+
+/// Fetches today's manifest at start and every `every` (at least 10 s),
+/// caches it, and hands it to the kiosk loop.
 pub async fn run_manifest(
     shared: SyncShared,
-    kiosk: std::sync::mpsc::Sender<Event>,
+    kiosk: SyncSender<Event>,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let every = every.max(MIN_MANIFEST_EVERY);
     let mut etag: Option<(chrono::NaiveDate, String)> = None;
-    let mut backoff = Backoff::new(
-        Duration::from_secs(1),
-        shared.retry_max.min(every).max(Duration::from_secs(1)),
-    );
+    let mut soon = Backoff::new(Duration::from_secs(1), shared.retry_max.min(every));
+    let mut slow = shared.slow_backoff();
     loop {
         let today = at_office(shared.clock.now(), shared.timezone).date_naive();
         let tag = etag
             .as_ref()
             .filter(|(d, _)| *d == today)
             .map(|(_, t)| t.as_str());
-        let wait = match shared.client.manifest(today, tag).await {
+        let fetched = tokio::select! {
+            r = shared.client.manifest(today, tag) => r,
+            _ = shutdown.changed() => return,
+        };
+        shared.metrics.attempt("manifest", result_label(&fetched));
+        let pause = match fetched {
             Ok(ManifestFetch::NotModified) => {
-                shared.contact_ok();
-                backoff.reset();
-                if kiosk.send(Event::ManifestConfirmed(today)).is_err() {
-                    return;
+                shared.contact_ok("manifest");
+                soon.reset();
+                slow.reset();
+                match kiosk.try_send(Event::ManifestConfirmed(today)) {
+                    Ok(()) | Err(TrySendError::Full(_)) => {}
+                    Err(TrySendError::Disconnected(_)) => return,
                 }
                 every
             }
@@ -260,8 +386,9 @@ pub async fn run_manifest(
                 manifest,
                 etag: new_tag,
             }) => {
-                shared.contact_ok();
-                backoff.reset();
+                shared.contact_ok("manifest");
+                soon.reset();
+                slow.reset();
                 let dir = shared.state_dir.clone();
                 let m = manifest.clone();
                 match tokio::task::spawn_blocking(move || crate::manifest_cache::store(&dir, &m))
@@ -270,8 +397,11 @@ pub async fn run_manifest(
                     Ok(Ok(_)) => {
                         etag = new_tag.map(|t| (today, t));
                         tracing::info!(date = %today, bookings = manifest.bookings.len(), "manifest updated");
-                        if kiosk.send(Event::ManifestUpdated(manifest)).is_err() {
-                            return;
+                        match kiosk.try_send(Event::ManifestUpdated(manifest)) {
+                            Ok(()) => {}
+                            // The loop is busy: it reads the cached file itself.
+                            Err(TrySendError::Full(_)) => {}
+                            Err(TrySendError::Disconnected(_)) => return,
                         }
                     }
                     Ok(Err(e)) => tracing::error!(error = %e, "manifest not cached"),
@@ -280,23 +410,27 @@ pub async fn run_manifest(
                 every
             }
             Err(e) => {
-                shared.contact_failed(&e);
-                tracing::warn!(error = %e, "manifest not refreshed; using the cached copy");
-                backoff.next_delay(rand::random::<f64>())
+                shared.contact_failed("manifest", &e);
+                let pause = retry_delay(&e, &mut soon, &mut slow);
+                tracing::warn!(error = %e, retry_in = ?pause, "manifest not refreshed; using the cached copy");
+                pause
             }
         };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => return,
+        if wait(pause, &mut shutdown).await {
+            return;
         }
     }
 }
 
-/// Sends the health report every `every` and whenever something in it
-/// changes; notes the clock skew from the answer's `Date` header.
+/// Sends the health report every `every`, and soon after something in it
+/// changes (never sooner than 2 s after the previous one); failures back
+/// off and do not listen for changes. Notes the clock skew from the
+/// answer's `Date` header.
 pub async fn run_health(shared: SyncShared, every: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut status = shared.status.subscribe();
     let mut printer = shared.printer.clone();
+    let mut soon = Backoff::new(Duration::from_secs(1), every);
+    let mut slow = slow_backoff(every);
     let mut last_sent: Option<(String, u64)> = None;
     loop {
         let report = {
@@ -310,9 +444,17 @@ pub async fn run_health(shared: SyncShared, every: Duration, mut shutdown: watch
             }
         };
         let key = (report.printer.state.clone(), report.pending_checkins);
-        match shared.client.health(&shared.kiosk_id, &report).await {
+        let sent_at = tokio::time::Instant::now();
+        let result = tokio::select! {
+            r = shared.client.health(&shared.kiosk_id, &report) => r,
+            _ = shutdown.changed() => return,
+        };
+        shared.metrics.attempt("health", result_label(&result));
+        let (pause, delivered) = match result {
             Ok(date) => {
-                shared.contact_ok();
+                shared.contact_ok("health");
+                soon.reset();
+                slow.reset();
                 last_sent = Some(key);
                 if let Some(server) = date.and_then(|d| DateTime::parse_from_rfc2822(&d).ok()) {
                     let skew = server
@@ -330,26 +472,36 @@ pub async fn run_health(shared: SyncShared, every: Duration, mut shutdown: watch
                             "the kiosk clock differs from the central service by more than 2 minutes; check-in windows depend on it: fix NTP");
                     }
                 }
+                (every, true)
             }
-            Err(e) => shared.contact_failed(&e),
-        }
-        // Wait for the period, or a change worth reporting at once.
-        let deadline = tokio::time::sleep(every);
+            Err(e) => {
+                shared.contact_failed("health", &e);
+                (retry_delay(&e, &mut soon, &mut slow), false)
+            }
+        };
+        // Our own contact_ok/contact_failed is not news.
+        status.borrow_and_update();
+        let deadline = tokio::time::sleep(pause);
         tokio::pin!(deadline);
+        // Only after a delivered report does a change bring the next one
+        // forward; after a failure the next try carries the latest state.
+        let mut watching = delivered;
         loop {
             tokio::select! {
                 _ = &mut deadline => break,
                 _ = shutdown.changed() => return,
-                r = printer.changed() => {
-                    if r.is_err() { return; }
-                    break;
-                }
-                r = status.changed() => {
-                    if r.is_err() { return; }
-                    let outbox = status.borrow().outbox;
-                    if last_sent.as_ref().is_none_or(|(_, o)| *o != outbox) {
-                        break;
-                    }
+                r = printer.changed(), if watching => if r.is_err() { return },
+                r = status.changed(), if watching => if r.is_err() { return },
+            }
+            let now_key = (
+                printer.borrow_and_update().state.clone(),
+                status.borrow_and_update().outbox,
+            );
+            if last_sent.as_ref() != Some(&now_key) {
+                watching = false;
+                let soonest = (sent_at + HEALTH_MIN_GAP).max(tokio::time::Instant::now());
+                if soonest < deadline.deadline() {
+                    deadline.as_mut().reset(soonest);
                 }
             }
         }

@@ -4,7 +4,7 @@
 //! channels are read, and anything slow (fetching manifests for the
 //! walk-in screen) runs on the async runtime and comes back by channel.
 
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -28,7 +28,8 @@ use crate::kiosk::{Event, ScanReport};
 
 /// Everything the screens read from the rest of the process.
 pub struct Sources {
-    pub kiosk_events: Sender<Event>,
+    /// The kiosk loop's bounded channel: the UI thread only `try_send`s.
+    pub kiosk_events: SyncSender<Event>,
     pub reports: Receiver<ScanReport>,
     pub actions: Receiver<UiAction>,
     pub manifest: watch::Receiver<Option<Arc<Manifest>>>,
@@ -121,11 +122,12 @@ impl Controller {
     fn act(&mut self, action: UiAction) {
         match action {
             UiAction::Scan(text) => {
-                for frame in crate::scanner::frames_of(&text) {
-                    let _ = self.src.kiosk_events.send(Event::Scan(frame));
-                }
+                let mut frames = crate::scanner::frames_of(&text);
                 if text.trim().is_empty() {
-                    let _ = self.src.kiosk_events.send(Event::Scan(Frame::Garbage));
+                    frames.push(Frame::Garbage);
+                }
+                for frame in frames {
+                    self.hand_over(Event::Scan(frame));
                 }
             }
             UiAction::WalkInHelp => self.start_walkin(),
@@ -257,11 +259,22 @@ impl Controller {
             Some(&self.config.walkin.booking_url),
         );
         let (tx, rx) = channel();
-        let _ = self
-            .src
-            .kiosk_events
-            .send(Event::PrintSlip { bytes, reply: tx });
-        self.slip_rx = Some(rx);
+        if self.hand_over(Event::PrintSlip { bytes, reply: tx }) {
+            self.slip_rx = Some(rx);
+        }
+    }
+
+    /// Gives the kiosk loop an event without ever blocking the UI thread;
+    /// false when it is too busy to take it (the person simply tries again).
+    fn hand_over(&self, event: Event) -> bool {
+        match self.src.kiosk_events.try_send(event) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!("the kiosk loop is busy; an input from the screen was dropped");
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
     }
 
     fn refresh_status(&mut self) {

@@ -532,8 +532,26 @@ impl Scanner {
         self.send(format!("{text}\r\n").as_bytes());
     }
 
+    /// Types `bytes`, waiting (up to [`LIMIT`]) while the line is full: the
+    /// daemon hands scans to its kiosk loop over a bounded channel, so a
+    /// burst faster than the loop stops its reading until the loop caught
+    /// up, as a real serial line would.
     pub fn send(&mut self, bytes: &[u8]) {
-        self.pty.master.write_all(bytes).unwrap();
+        let start = Instant::now();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match self.pty.master.write(rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::Interrupted
+                    ) && start.elapsed() < LIMIT => {}
+                Err(e) => panic!("the scanner line stayed full for {LIMIT:?}: {e}"),
+            }
+        }
         self.pty.master.flush().unwrap();
     }
 }
