@@ -362,7 +362,7 @@ async fn endpoints_errors_and_checkin_idempotency() {
         "id=\"recall\"",
         "id=\"done\"",
         "id=\"skip\"",
-        "/v1/offices/kota-bogor",
+        "data-office=\"kota-bogor\"",
     ] {
         assert!(html.contains(button), "staff page lacks {button}");
     }
