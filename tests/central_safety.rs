@@ -620,13 +620,15 @@ async fn checkin_times_are_bounded_and_a_422_tells_no_number() {
     let s = start(|_| {}).await;
     let at = |hhmm: &str| format!("{TODAY}T{hhmm}:00+07:00");
     // (slot, checked_in_at, offline, status, error). The service's clock
-    // is at 09:20.
+    // is at 09:20: nothing can have happened later than that (plus 5 min
+    // skew); earlier times must fall inside the session's window.
     for (slot, when, offline, status, error) in [
         ("09:00-10:00", at("09:20"), false, 201, None),
-        ("09:00-10:00", at("08:50"), false, 422, Some("invalid_format")), // 30 min behind
         ("09:00-10:00", at("09:50"), false, 422, Some("invalid_format")), // 30 min ahead
         ("09:00-10:00", at("09:50"), true, 422, Some("invalid_format")),  // offline, future
-        ("09:00-10:00", at("08:35"), true, 201, None),                    // offline, earlier
+        ("09:00-10:00", at("09:24"), false, 201, None),                   // ahead, within skew
+        ("09:00-10:00", at("08:50"), false, 201, None), // a resend of a slow answer
+        ("09:00-10:00", at("08:35"), true, 201, None),  // offline, earlier
         ("13:00-14:00", at("09:20"), false, 422, Some("too_early")),
         ("08:00-09:00", at("07:00"), true, 422, Some("too_early")),
         ("08:00-09:00", at("09:19"), false, 201, None),

@@ -579,15 +579,16 @@ impl Central {
         let slot = Slot::parse(&b.slot).ok_or_else(|| {
             ApiFailure::internal(format!("booking {} has a damaged slot", b.code))
         })?;
-        rules::check_checkin_time(
-            &self.inner.settings.rules,
-            b.date,
-            &slot,
-            at,
-            self.now(),
-            req.offline,
-        )
-        .map_err(ApiFailure::unprocessable)?;
+        let now = self.now();
+        rules::check_checkin_time(&self.inner.settings.rules, b.date, &slot, at, now)
+            .map_err(ApiFailure::unprocessable)?;
+        let behind = now - at;
+        if !req.offline
+            && behind > chrono::Duration::minutes(i64::from(self.inner.settings.rules.clock_skew_minutes))
+        {
+            // A resend of a slow answer, or a kiosk clock running behind.
+            tracing::warn!(kiosk = %req.kiosk, behind_minutes = behind.num_minutes(), "an online check-in's time is behind the service's clock");
+        }
         let mut store = self.store();
         let (events, updated) = store.tx(|tx| {
             // Checked again inside the transaction: two kiosks at once.

@@ -125,28 +125,28 @@ pub fn check_short(field: &str, value: &str, max: usize) -> Result<(), Refusal> 
 }
 
 /// Is a check-in at `at` believable for a booking of `date` in `slot`?
-/// `at` and `now` are in the office's time zone. An online check-in must
-/// be near the service's clock; an offline one may be older (it waited in
-/// the kiosk's outbox) but not in the future. Either must fall inside the
-/// session's window (early/late, whole minutes as the kiosk counts them)
-/// widened by the clock skew.
+/// `at` and `now` are in the office's time zone. No check-in can have
+/// happened later than the service's clock (plus the skew): such a time is
+/// a kiosk clock running ahead, and is refused. An earlier time is not
+/// refused for being early: it may be a resend of a check-in the service
+/// was too slow to answer, or one made offline. Either way the time must
+/// fall inside the session's window (early/late, whole minutes as the kiosk
+/// counts them) widened by the skew.
 pub fn check_checkin_time(
     rules: &BookingRules,
     date: NaiveDate,
     slot: &Slot,
     at: DateTime<FixedOffset>,
     now: DateTime<FixedOffset>,
-    offline: bool,
 ) -> Result<(), Refusal> {
     let skew = Duration::minutes(i64::from(rules.clock_skew_minutes));
-    let off = at - now;
-    if off > skew || (!offline && off < -skew) {
+    let ahead = at - now;
+    if ahead > skew {
         return Err(refuse(
             "invalid_format",
             format!(
-                "checked_in_at is {} min {} the central service's clock; set the kiosk's clock (NTP) and send it again",
-                off.num_minutes().abs(),
-                if off > Duration::zero() { "ahead of" } else { "behind" }
+                "checked_in_at is {} min ahead of the central service's clock; set the kiosk's clock (NTP) and send it again",
+                ahead.num_minutes()
             ),
         ));
     }
@@ -254,21 +254,20 @@ mod tests {
         let r = BookingRules::default();
         let date = NaiveDate::from_ymd_opt(2024, 5, 8).unwrap();
         let slot = Slot::parse("09:00-10:00").unwrap();
-        // (checked_in_at, server now, offline, expected refusal)
-        for (at, now, offline, want) in [
-            ("09:20:00", "09:20:30", false, None),
-            ("08:30:00", "08:30:00", false, None),
-            ("08:25:00", "08:25:00", false, None), // within the skew
-            ("08:24:59", "08:24:59", false, Some("too_early")),
-            ("10:15:59", "10:16:00", false, None),
-            ("10:20:59", "10:20:59", false, None), // within the skew
-            ("10:21:00", "10:21:00", false, Some("too_late")),
-            ("09:20:00", "09:40:00", false, Some("invalid_format")), // kiosk clock behind
-            ("09:40:00", "09:20:00", false, Some("invalid_format")), // kiosk clock ahead
-            ("09:20:00", "13:00:00", true, None),                    // offline, sent later
-            ("09:40:00", "09:20:00", true, Some("invalid_format")),  // offline, in the future
-            ("07:00:00", "13:00:00", true, Some("too_early")),
-            ("12:00:00", "13:00:00", true, Some("too_late")),
+        // (checked_in_at, server now, expected refusal)
+        for (at, now, want) in [
+            ("09:20:00", "09:20:30", None),
+            ("08:30:00", "08:30:00", None),
+            ("08:25:00", "08:25:00", None), // within the skew
+            ("08:24:59", "08:24:59", Some("too_early")),
+            ("10:15:59", "10:16:00", None),
+            ("10:20:59", "10:20:59", None), // within the skew
+            ("10:21:00", "10:21:00", Some("too_late")),
+            ("09:24:59", "09:20:00", None),                   // kiosk clock a little ahead
+            ("09:40:00", "09:20:00", Some("invalid_format")), // kiosk clock far ahead
+            ("09:20:00", "13:00:00", None),                   // sent later (outbox)
+            ("07:00:00", "13:00:00", Some("too_early")),
+            ("12:00:00", "13:00:00", Some("too_late")),
         ] {
             let got = check_checkin_time(
                 &r,
@@ -276,15 +275,14 @@ mod tests {
                 &slot,
                 t(&format!("2024-05-08T{at}+07:00")),
                 t(&format!("2024-05-08T{now}+07:00")),
-                offline,
             );
-            assert_eq!(got.err().map(|e| e.code), want, "{at} at {now} offline={offline}");
+            assert_eq!(got.err().map(|e| e.code), want, "{at} at {now}");
         }
         for (at, want) in [
             ("2024-05-07T09:20:00+07:00", "not_today"),
             ("2024-05-09T09:20:00+07:00", "expired"),
         ] {
-            let got = check_checkin_time(&r, date, &slot, t(at), t(at), false);
+            let got = check_checkin_time(&r, date, &slot, t(at), t(at));
             assert_eq!(got.err().map(|e| e.code), Some(want), "{at}");
         }
     }
