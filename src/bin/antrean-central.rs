@@ -351,6 +351,13 @@ fn run(
             if let Some(dir) = &demo_out {
                 let files = write_demo_files(&summary, dir)?;
                 tracing::info!(dir = %dir.display(), files = files.len(), "demo codes and QR images written");
+                // A fresh staff token for the demo's staff page, in a
+                // private file (never in the log); the last demo's goes.
+                central.revoke_labelled("demo")?;
+                let (_, staff) = central.add_token(Role::Staff, &file.office.id, None, Some("demo"))?;
+                let path = dir.join("staff-token");
+                antrean_kiosk::state_dir::write_private(&path, format!("{staff}\n").as_bytes())?;
+                tracing::info!(file = %path.display(), "demo staff token written (paste it into the staff page)");
             }
         }
         let addr = listen.unwrap_or(file.server.listen.clone());

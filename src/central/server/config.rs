@@ -371,3 +371,45 @@ impl CentralFile {
         Ok(s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<CentralSettings, String> {
+        let file: CentralFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        assert!(!file.has_old_tokens());
+        file.settings()
+    }
+
+    #[test]
+    fn the_shipped_examples_are_valid() {
+        let example = parse(include_str!("../../../config/central.example.toml")).unwrap();
+        assert_eq!(example.limits, Limits::default(), "the example documents the defaults");
+        assert_eq!(example.rules, BookingRules::default());
+        assert_eq!(example.event_retention_days, 7);
+        parse(include_str!("../../../config/central.demo.toml")).unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let base = "[office]\nid = \"kota-bogor\"\nname = \"X\"\n[server]\ndb = \"d\"\nkey_dir = \"k\"\n";
+        for (extra, key) in [
+            ("max_connections = 0", "server.max_connections"),
+            ("write_burst = 0", "server.write_burst"),
+            ("header_read_timeout_ms = 0", "server.header_read_timeout_ms"),
+        ] {
+            let e = parse(&format!("{base}{extra}\n")).unwrap_err();
+            assert!(e.contains(key), "{e}");
+        }
+        let e = parse(&base.replace("kota-bogor", "Kota Bogor")).unwrap_err();
+        assert!(e.contains("office.id"), "{e}");
+        let long = base.replace("[server]", "booking_prefix = \"ABCDEFGHIJKLMNOPQR\"\n[server]");
+        assert!(parse(&long).unwrap_err().contains("booking_prefix"));
+        let old: CentralFile =
+            toml::from_str(&format!("{base}tokens = [\"a-very-old-token-1\"]\n")).unwrap();
+        assert!(old.has_old_tokens());
+        let help = old.migration_help(Path::new("/etc/antrean-central/central.toml"));
+        assert!(help.contains("--from-config 1") && !help.contains("a-very-old-token-1"), "{help}");
+    }
+}
