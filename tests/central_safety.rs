@@ -265,7 +265,12 @@ async fn every_endpoint_with_every_role() {
                 "POST counters/1/next" => ("POST", "/counters/1/next".into(), None),
                 w if w.starts_with("POST counters/1/") => {
                     s.serving_at("1");
-                    ("POST", w.trim_start_matches("POST ").replace("counters", "/counters"), None)
+                    (
+                        "POST",
+                        w.trim_start_matches("POST ")
+                            .replace("counters", "/counters"),
+                        None,
+                    )
                 }
                 "POST notice" => ("POST", "/notice".into(), Some(json!({"text": "Istirahat"}))),
                 "GET staff" => ("GET", "/staff".into(), None),
@@ -451,7 +456,10 @@ async fn event_streams_per_office_are_capped() {
             break;
         }
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(start.elapsed() < LIMIT, "the closed stream's slot never came back");
+        assert!(
+            start.elapsed() < LIMIT,
+            "the closed stream's slot never came back"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     drop(b);
@@ -497,7 +505,11 @@ async fn bodies_and_slow_requests_are_bounded_and_sqlite_never_blocks_the_worker
     );
     // The stuck writes end with the request timeout, not after minutes.
     for w in writes {
-        let status = tokio::time::timeout(LIMIT, w).await.unwrap().unwrap().unwrap();
+        let status = tokio::time::timeout(LIMIT, w)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     }
     lock.execute_batch("ROLLBACK").unwrap();
@@ -544,9 +556,16 @@ async fn booking_rules_horizon_year_codes_and_lengths() {
         ("2024-05-07", None, 422, Some("expired")),
         (TODAY, Some("a".repeat(100)), 201, None),
         (TODAY, Some("a".repeat(101)), 422, Some("invalid_request")),
-        (TODAY, Some("Siti\u{7}Rahma".to_string()), 422, Some("invalid_request")),
+        (
+            TODAY,
+            Some("Siti\u{7}Rahma".to_string()),
+            422,
+            Some("invalid_request"),
+        ),
     ] {
-        let (st, v) = s.call("POST", "/bookings", BOOKING, book(date, name.clone())).await;
+        let (st, v) = s
+            .call("POST", "/bookings", BOOKING, book(date, name.clone()))
+            .await;
         assert_eq!(st.as_u16(), status, "{date} {name:?}: {v}");
         if let Some(e) = error {
             assert_eq!(v["error"], e, "{date}");
@@ -588,7 +607,11 @@ async fn booking_rules_horizon_year_codes_and_lengths() {
     // Nothing of it was stored.
     let db = rusqlite::Connection::open(&s.db).unwrap();
     let longest: i64 = db
-        .query_row("SELECT COALESCE(MAX(LENGTH(kiosk)), 0) FROM bookings", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(LENGTH(kiosk)), 0) FROM bookings",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(longest, 0);
 }
@@ -624,15 +647,33 @@ async fn checkin_times_are_bounded_and_a_422_tells_no_number() {
     // skew); earlier times must fall inside the session's window.
     for (slot, when, offline, status, error) in [
         ("09:00-10:00", at("09:20"), false, 201, None),
-        ("09:00-10:00", at("09:50"), false, 422, Some("invalid_format")), // 30 min ahead
-        ("09:00-10:00", at("09:50"), true, 422, Some("invalid_format")),  // offline, future
-        ("09:00-10:00", at("09:24"), false, 201, None),                   // ahead, within skew
+        (
+            "09:00-10:00",
+            at("09:50"),
+            false,
+            422,
+            Some("invalid_format"),
+        ), // 30 min ahead
+        (
+            "09:00-10:00",
+            at("09:50"),
+            true,
+            422,
+            Some("invalid_format"),
+        ), // offline, future
+        ("09:00-10:00", at("09:24"), false, 201, None), // ahead, within skew
         ("09:00-10:00", at("08:50"), false, 201, None), // a resend of a slow answer
         ("09:00-10:00", at("08:35"), true, 201, None),  // offline, earlier
         ("13:00-14:00", at("09:20"), false, 422, Some("too_early")),
         ("08:00-09:00", at("07:00"), true, 422, Some("too_early")),
         ("08:00-09:00", at("09:19"), false, 201, None),
-        ("08:00-09:00", "2024-05-07T08:30:00+07:00".to_string(), true, 422, Some("not_today")),
+        (
+            "08:00-09:00",
+            "2024-05-07T08:30:00+07:00".to_string(),
+            true,
+            422,
+            Some("not_today"),
+        ),
     ] {
         let (b, n) = s.book(slot);
         let (st, v) = s
@@ -644,7 +685,11 @@ async fn checkin_times_are_bounded_and_a_422_tells_no_number() {
                             "checked_in_at": when, "offline": offline})),
             )
             .await;
-        assert_eq!(st.as_u16(), status, "{slot} at {when} offline={offline}: {v}");
+        assert_eq!(
+            st.as_u16(),
+            status,
+            "{slot} at {when} offline={offline}: {v}"
+        );
         assert_eq!(v["error"].as_str(), error, "{slot} at {when}");
     }
     // A wrong number: refused without telling the right one.
@@ -654,7 +699,9 @@ async fn checkin_times_are_bounded_and_a_422_tells_no_number() {
             "POST",
             "/checkins",
             KIOSK,
-            Some(json!({"booking": b, "number": "Z-999", "kiosk": "lobby-1", "checked_in_at": NOW})),
+            Some(
+                json!({"booking": b, "number": "Z-999", "kiosk": "lobby-1", "checked_in_at": NOW}),
+            ),
         )
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
@@ -698,19 +745,35 @@ fn old_events(db: &Path, rows: &[(u64, &str)]) {
 async fn an_event_id_older_than_the_retained_log_gets_reset_and_old_events_are_pruned() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("central.sqlite3");
-    old_events(&db, &[(1, "2024-04-20"), (2, "2024-04-20"), (3, "2024-04-30"), (4, "2024-05-07")]);
+    old_events(
+        &db,
+        &[
+            (1, "2024-04-20"),
+            (2, "2024-04-20"),
+            (3, "2024-04-30"),
+            (4, "2024-05-07"),
+        ],
+    );
     let mut settings = CentralSettings::standard(OFFICE, "Disdukcapil Kota Bogor");
     settings.event_retention_days = 7;
     settings.maintenance_every = Duration::from_secs(3600);
     let clock = Clock::starting_at(chrono::DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
-    let central = Central::new(settings, Store::open(&db).unwrap(), KeyStore::ephemeral("k"), clock);
+    let central = Central::new(
+        settings,
+        Store::open(&db).unwrap(),
+        KeyStore::ephemeral("k"),
+        clock,
+    );
     central
         .import_token(KIOSK, Role::Kiosk, OFFICE, Some("lobby-1"), None)
         .unwrap();
     // Today's first change: a `reset` (seq 5, the day changed), then it.
     central.notice(Some("Istirahat".into())).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1/offices/{OFFICE}/events", listener.local_addr().unwrap());
+    let base = format!(
+        "http://{}/v1/offices/{OFFICE}/events",
+        listener.local_addr().unwrap()
+    );
     tokio::spawn(serve(listener, central.clone(), std::future::pending()));
     let http = reqwest::Client::new();
     // (Last-Event-ID, what comes first)
@@ -738,9 +801,14 @@ async fn an_event_id_older_than_the_retained_log_gets_reset_and_old_events_are_p
     let seqs = |db: &Path| -> Vec<u64> {
         let c = rusqlite::Connection::open(db).unwrap();
         let mut st = c.prepare("SELECT seq FROM events ORDER BY seq").unwrap();
-        st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     };
-    wait_for("old events pruned", LIMIT, || (seqs(&db) == [4, 5, 6]).then_some(()));
+    wait_for("old events pruned", LIMIT, || {
+        (seqs(&db) == [4, 5, 6]).then_some(())
+    });
     // seq goes on from where it was.
     central.notice(None).unwrap();
     assert_eq!(central.seq().unwrap(), 7);
@@ -756,8 +824,17 @@ async fn pruning_never_loses_the_last_seq_and_its_loop_does_not_spin_on_a_failin
     let mut settings = CentralSettings::standard(OFFICE, "Disdukcapil Kota Bogor");
     settings.maintenance_every = Duration::from_millis(100);
     let clock = Clock::starting_at(chrono::DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
-    let central = Central::new(settings, Store::open(&db).unwrap(), KeyStore::ephemeral("k"), clock);
-    assert_eq!(central.prune_events().unwrap(), 1, "all old, the newest stays");
+    let central = Central::new(
+        settings,
+        Store::open(&db).unwrap(),
+        KeyStore::ephemeral("k"),
+        clock,
+    );
+    assert_eq!(
+        central.prune_events().unwrap(),
+        1,
+        "all old, the newest stays"
+    );
     assert_eq!(central.seq().unwrap(), 2);
     // The database fails from now on.
     rusqlite::Connection::open(&db)
@@ -792,7 +869,11 @@ fn database_and_key_files_are_private() {
         .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
         .unwrap();
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    for f in ["central.sqlite3", "central.sqlite3-wal", "central.sqlite3-shm"] {
+    for f in [
+        "central.sqlite3",
+        "central.sqlite3-wal",
+        "central.sqlite3-shm",
+    ] {
         let p = dir.path().join(f);
         assert!(p.exists(), "{f}");
         assert_eq!(mode(&p), 0o600, "{f}");
@@ -926,9 +1007,15 @@ fn token_add_list_revoke_through_the_binary() {
     let cfg = config.to_str().unwrap();
     // Bad requests are refused with what to do.
     for (args, says) in [
-        (vec!["--role", "root", "--office", OFFICE], "use kiosk, board"),
+        (
+            vec!["--role", "root", "--office", OFFICE],
+            "use kiosk, board",
+        ),
         (vec!["--role", "kiosk", "--office", OFFICE], "needs --kiosk"),
-        (vec!["--role", "staff", "--office", "kota-bekasi"], "holds office"),
+        (
+            vec!["--role", "staff", "--office", "kota-bekasi"],
+            "holds office",
+        ),
         (vec!["--role", "staff", "--office", "*"], "only an admin"),
     ] {
         let mut a = vec!["token", "add", "--config", cfg];
@@ -937,7 +1024,10 @@ fn token_add_list_revoke_through_the_binary() {
         assert!(!ok && err.contains(says), "{a:?}: {err}");
     }
     let (ok, out, err) = central_cmd(
-        &["token", "add", "--config", cfg, "--role", "staff", "--office", OFFICE, "--label", "loket 1"],
+        &[
+            "token", "add", "--config", cfg, "--role", "staff", "--office", OFFICE, "--label",
+            "loket 1",
+        ],
         None,
     );
     assert!(ok, "{err}");
@@ -948,7 +1038,10 @@ fn token_add_list_revoke_through_the_binary() {
     assert!(staff.starts_with("act1_") && staff.len() == 48, "{staff}");
     assert!(err.contains("shown once"), "{err}");
     let (ok, kiosk, _) = central_cmd(
-        &["token", "add", "--config", cfg, "--role", "kiosk", "--office", OFFICE, "--kiosk", "lobby-1"],
+        &[
+            "token", "add", "--config", cfg, "--role", "kiosk", "--office", OFFICE, "--kiosk",
+            "lobby-1",
+        ],
         None,
     );
     assert!(ok);
@@ -978,7 +1071,10 @@ fn token_add_list_revoke_through_the_binary() {
     };
     let staff_row = row("staff");
     assert_eq!(staff_row[1], format!("{}…", &staff[..9]));
-    assert_eq!((staff_row[3].as_str(), staff_row[4].as_str()), (OFFICE, "-"));
+    assert_eq!(
+        (staff_row[3].as_str(), staff_row[4].as_str()),
+        (OFFICE, "-")
+    );
     assert_eq!(row("kiosk")[4], "lobby-1");
     // The service takes them, each within its role.
     let server = serve_binary(&config, &[]);
@@ -993,11 +1089,20 @@ fn token_add_list_revoke_through_the_binary() {
     assert_eq!(get_status(&server.addr, "/manifest", &kiosk), 200);
     let (ok, list, _) = central_cmd(&["token", "list", "--config", cfg], None);
     assert!(ok);
-    assert_ne!(row_of(&list, "staff")[6], "-", "the revocation's time is listed");
+    assert_ne!(
+        row_of(&list, "staff")[6],
+        "-",
+        "the revocation's time is listed"
+    );
     let (ok, _, err) = central_cmd(&["token", "revoke", "--config", cfg, "999"], None);
     assert!(!ok && err.contains("token list"), "{err}");
     assert!(
-        !server.log.lock().unwrap().iter().any(|l| l.contains(&staff) || l.contains(&kiosk)),
+        !server
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(&staff) || l.contains(&kiosk)),
         "a token in the service's log"
     );
 }
@@ -1031,17 +1136,43 @@ fn old_plaintext_tokens_are_migrated_with_a_clear_message() {
     assert!(!err.contains(old), "the message shows the old token");
     // Import it as the kiosk's token, as the message says.
     let (ok, out, err) = central_cmd(
-        &["token", "import", "--config", cfg, "--from-config", "1", "--role", "kiosk", "--office", OFFICE, "--kiosk", "lobby-1"],
+        &[
+            "token",
+            "import",
+            "--config",
+            cfg,
+            "--from-config",
+            "1",
+            "--role",
+            "kiosk",
+            "--office",
+            OFFICE,
+            "--kiosk",
+            "lobby-1",
+        ],
         None,
     );
     assert!(ok && out.contains("imported"), "{out}{err}");
     let (ok, _, err) = central_cmd(
-        &["token", "import", "--config", cfg, "--from-config", "1", "--role", "staff", "--office", OFFICE],
+        &[
+            "token",
+            "import",
+            "--config",
+            cfg,
+            "--from-config",
+            "1",
+            "--role",
+            "staff",
+            "--office",
+            OFFICE,
+        ],
         None,
     );
     assert!(!ok && err.contains("already"), "imported twice: {err}");
     let (ok, _, err) = central_cmd(
-        &["token", "import", "--config", cfg, "--role", "staff", "--office", OFFICE],
+        &[
+            "token", "import", "--config", cfg, "--role", "staff", "--office", OFFICE,
+        ],
         Some("short\n"),
     );
     assert!(!ok && err.contains("16-256"), "{err}");
@@ -1056,7 +1187,12 @@ fn old_plaintext_tokens_are_migrated_with_a_clear_message() {
 /// CPU time (user + system) of process `pid`, from /proc.
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     // utime and stime are fields 14 and 15 (1-based), after "pid (comm)".
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     // SAFETY: sysconf only reads a constant.
@@ -1070,7 +1206,10 @@ fn the_services_loops_do_not_spin_when_the_database_fails() {
     let config = central_config(dir.path(), "maintenance_seconds = 1");
     let server = serve_binary(&config, &["--demo", "--simulate-counters", "1"]);
     wait_for("the first maintenance round", LIMIT, || {
-        dir.path().join("db/central.sqlite3-wal").exists().then_some(())
+        dir.path()
+            .join("db/central.sqlite3-wal")
+            .exists()
+            .then_some(())
     });
     // Take the tables away under the running service: every loop's
     // database work fails from now on.

@@ -230,11 +230,19 @@ fn the_page_is_served_with_strict_security_headers() {
     let dir = tempfile::tempdir().unwrap();
     let (_central, addr, _clock) = inprocess_central(&rt, dir.path(), "kiosk-token-0000000");
     let http = reqwest::blocking::Client::new();
-    for path in ["/", "/staff.js", "/staff.css", "/v1/offices/kota-bogor/board"] {
+    for path in [
+        "/",
+        "/staff.js",
+        "/staff.css",
+        "/v1/offices/kota-bogor/board",
+    ] {
         let resp = http.get(format!("http://{addr}{path}")).send().unwrap();
         let h = resp.headers();
         for (name, want) in [
-            ("content-security-policy", antrean_kiosk::central::server::routes::CSP),
+            (
+                "content-security-policy",
+                antrean_kiosk::central::server::routes::CSP,
+            ),
             ("x-frame-options", "DENY"),
             ("cache-control", "no-store"),
             ("x-content-type-options", "nosniff"),
@@ -256,7 +264,13 @@ fn the_page_is_served_with_strict_security_headers() {
         .text()
         .unwrap();
     // Nothing inline for the CSP to block: script and style are files.
-    assert!(html.contains("<script src=\"/staff.js\"></script>"), "{html}");
+    assert!(
+        html.contains("<script src=\"/staff.js\"></script>"),
+        "{html}"
+    );
     assert!(!html.contains("<style") && !html.contains(" onclick="));
-    assert!(!html.contains("kiosk-token-0000000"), "no token in the page");
+    assert!(
+        !html.contains("kiosk-token-0000000"),
+        "no token in the page"
+    );
 }

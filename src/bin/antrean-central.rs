@@ -14,7 +14,9 @@ use antrean_kiosk::central::server::config::CentralFile;
 use antrean_kiosk::central::server::demo::{seed_demo, simulate_counters, write_demo_files};
 use antrean_kiosk::central::server::keys::KeyStore;
 use antrean_kiosk::central::server::store::{Queries, Store};
-use antrean_kiosk::central::server::{limits, maintenance, revoke_token, serve, store_token, Central};
+use antrean_kiosk::central::server::{
+    limits, maintenance, revoke_token, serve, store_token, Central,
+};
 use antrean_kiosk::clock::Clock;
 use antrean_kiosk::logging::{self, LogFormat};
 

@@ -704,7 +704,11 @@ pub fn inprocess_central(
 pub fn inprocess_central_with(
     rt: &tokio::runtime::Runtime,
     dir: &Path,
-    tokens: &[(&str, antrean_kiosk::central::server::auth::Role, Option<&str>)],
+    tokens: &[(
+        &str,
+        antrean_kiosk::central::server::auth::Role,
+        Option<&str>,
+    )],
 ) -> (
     antrean_kiosk::central::server::Central,
     std::net::SocketAddr,

@@ -189,7 +189,9 @@ pub enum TokenSpecError {
     KioskNotAllowed(Role),
     #[error("kiosk id {0:?} must be 1-64 lower-case letters, digits, - or _ (as [kiosk] id)")]
     BadKiosk(String),
-    #[error("office {0:?} must be 1-64 lower-case letters, digits, - or _ (or * for an admin token)")]
+    #[error(
+        "office {0:?} must be 1-64 lower-case letters, digits, - or _ (or * for an admin token)"
+    )]
     BadOffice(String),
     #[error("only an admin token may be for every office (*)")]
     AllOfficesNotAdmin,
@@ -281,14 +283,38 @@ mod tests {
         // One row per role: which of `actions` it may do at its own office
         // (kiosk bound to lobby-1).
         let table: [(Role, [bool; 10]); 5] = [
-            (Role::Kiosk, [true, true, true, true, true, false, false, false, false, false]),
-            (Role::Board, [false, true, true, false, false, false, false, false, false, false]),
-            (Role::Booking, [false, false, false, false, false, true, true, false, false, false]),
-            (Role::Staff, [false, true, true, false, false, false, false, true, true, true]),
+            (
+                Role::Kiosk,
+                [
+                    true, true, true, true, true, false, false, false, false, false,
+                ],
+            ),
+            (
+                Role::Board,
+                [
+                    false, true, true, false, false, false, false, false, false, false,
+                ],
+            ),
+            (
+                Role::Booking,
+                [
+                    false, false, false, false, false, true, true, false, false, false,
+                ],
+            ),
+            (
+                Role::Staff,
+                [
+                    false, true, true, false, false, false, false, true, true, true,
+                ],
+            ),
             (Role::Admin, [true; 10]),
         ];
         for (role, row) in table {
-            let p = who(role, "kota-bogor", (role == Role::Kiosk).then_some("lobby-1"));
+            let p = who(
+                role,
+                "kota-bogor",
+                (role == Role::Kiosk).then_some("lobby-1"),
+            );
             for (a, want) in actions.iter().zip(row) {
                 assert_eq!(allows(&p, "kota-bogor", *a), want, "{role} {a:?}");
                 // Another office: never.
@@ -301,7 +327,11 @@ mod tests {
         let root = who(Role::Admin, ALL_OFFICES, None);
         assert!(allows(&root, "kota-bekasi", Counter));
         // `*` means every office only for admin tokens.
-        assert!(!allows(&who(Role::Staff, ALL_OFFICES, None), "kota-bogor", Counter));
+        assert!(!allows(
+            &who(Role::Staff, ALL_OFFICES, None),
+            "kota-bogor",
+            Counter
+        ));
     }
 
     #[test]
@@ -333,15 +363,37 @@ mod tests {
         for (role, office, kiosk, want) in [
             (Role::Kiosk, "kota-bogor", Some("lobby-1"), Ok(())),
             (Role::Kiosk, "kota-bogor", None, Err(KioskMissing)),
-            (Role::Kiosk, "kota-bogor", Some("Lobby 1"), Err(BadKiosk("Lobby 1".into()))),
-            (Role::Staff, "kota-bogor", Some("lobby-1"), Err(KioskNotAllowed(Role::Staff))),
+            (
+                Role::Kiosk,
+                "kota-bogor",
+                Some("Lobby 1"),
+                Err(BadKiosk("Lobby 1".into())),
+            ),
+            (
+                Role::Staff,
+                "kota-bogor",
+                Some("lobby-1"),
+                Err(KioskNotAllowed(Role::Staff)),
+            ),
             (Role::Staff, "*", None, Err(AllOfficesNotAdmin)),
             (Role::Admin, "*", None, Ok(())),
-            (Role::Board, "Kota Bogor", None, Err(BadOffice("Kota Bogor".into()))),
+            (
+                Role::Board,
+                "Kota Bogor",
+                None,
+                Err(BadOffice("Kota Bogor".into())),
+            ),
         ] {
-            assert_eq!(check_spec(role, office, kiosk, None), want, "{role} {office} {kiosk:?}");
+            assert_eq!(
+                check_spec(role, office, kiosk, None),
+                want,
+                "{role} {office} {kiosk:?}"
+            );
         }
-        assert_eq!(check_spec(Role::Staff, "x", None, Some("a\nb")), Err(BadLabel));
+        assert_eq!(
+            check_spec(Role::Staff, "x", None, Some("a\nb")),
+            Err(BadLabel)
+        );
         assert!(check_imported_secret("short").is_err());
         assert!(check_imported_secret("with space in it 123").is_err());
         assert!(check_imported_secret("old-plaintext-token-1").is_ok());

@@ -337,10 +337,16 @@ impl CentralFile {
             ("server.header_read_timeout_ms", sv.header_read_timeout_ms),
             ("server.request_timeout_seconds", sv.request_timeout_seconds),
             ("server.max_body_bytes", sv.max_body_bytes as u64),
-            ("server.max_streams_per_office", sv.max_streams_per_office as u64),
+            (
+                "server.max_streams_per_office",
+                sv.max_streams_per_office as u64,
+            ),
             ("server.writes_per_minute", u64::from(sv.writes_per_minute)),
             ("server.write_burst", u64::from(sv.write_burst)),
-            ("server.event_retention_days", u64::from(sv.event_retention_days)),
+            (
+                "server.event_retention_days",
+                u64::from(sv.event_retention_days),
+            ),
             ("server.maintenance_seconds", sv.maintenance_seconds),
         ];
         for (key, v) in positive {
@@ -385,7 +391,11 @@ mod tests {
     #[test]
     fn the_shipped_examples_are_valid() {
         let example = parse(include_str!("../../../config/central.example.toml")).unwrap();
-        assert_eq!(example.limits, Limits::default(), "the example documents the defaults");
+        assert_eq!(
+            example.limits,
+            Limits::default(),
+            "the example documents the defaults"
+        );
         assert_eq!(example.rules, BookingRules::default());
         assert_eq!(example.event_retention_days, 7);
         parse(include_str!("../../../config/central.demo.toml")).unwrap();
@@ -393,23 +403,33 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        let base = "[office]\nid = \"kota-bogor\"\nname = \"X\"\n[server]\ndb = \"d\"\nkey_dir = \"k\"\n";
+        let base =
+            "[office]\nid = \"kota-bogor\"\nname = \"X\"\n[server]\ndb = \"d\"\nkey_dir = \"k\"\n";
         for (extra, key) in [
             ("max_connections = 0", "server.max_connections"),
             ("write_burst = 0", "server.write_burst"),
-            ("header_read_timeout_ms = 0", "server.header_read_timeout_ms"),
+            (
+                "header_read_timeout_ms = 0",
+                "server.header_read_timeout_ms",
+            ),
         ] {
             let e = parse(&format!("{base}{extra}\n")).unwrap_err();
             assert!(e.contains(key), "{e}");
         }
         let e = parse(&base.replace("kota-bogor", "Kota Bogor")).unwrap_err();
         assert!(e.contains("office.id"), "{e}");
-        let long = base.replace("[server]", "booking_prefix = \"ABCDEFGHIJKLMNOPQR\"\n[server]");
+        let long = base.replace(
+            "[server]",
+            "booking_prefix = \"ABCDEFGHIJKLMNOPQR\"\n[server]",
+        );
         assert!(parse(&long).unwrap_err().contains("booking_prefix"));
         let old: CentralFile =
             toml::from_str(&format!("{base}tokens = [\"a-very-old-token-1\"]\n")).unwrap();
         assert!(old.has_old_tokens());
         let help = old.migration_help(Path::new("/etc/antrean-central/central.toml"));
-        assert!(help.contains("--from-config 1") && !help.contains("a-very-old-token-1"), "{help}");
+        assert!(
+            help.contains("--from-config 1") && !help.contains("a-very-old-token-1"),
+            "{help}"
+        );
     }
 }

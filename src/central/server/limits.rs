@@ -58,7 +58,8 @@ pub struct WriteLimiter {
 
 impl WriteLimiter {
     pub fn new(limits: &Limits) -> WriteLimiter {
-        let per_minute = NonZeroU32::new(limits.writes_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        let per_minute =
+            NonZeroU32::new(limits.writes_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.write_burst.max(1)).unwrap_or(NonZeroU32::MIN);
         let quota = Quota::with_period(Duration::from_secs(60) / per_minute.get())
             .unwrap_or(Quota::per_minute(per_minute))
@@ -157,7 +158,7 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
         }
         lim.rlim_cur = lim.rlim_max;
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 /// The soft `RLIMIT_NOFILE` in force.
@@ -167,7 +168,7 @@ pub fn fd_limit() -> Option<u64> {
         rlim_max: 0,
     };
     // SAFETY: getrlimit only writes the struct we pass.
-    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim.rlim_cur as u64)
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim.rlim_cur)
 }
 
 /// File descriptors kept free of connections: the database, its WAL and
@@ -247,10 +248,8 @@ pub async fn serve_connections(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn = http.serve_connection(
-            TokioIo::new(stream),
-            TowerToHyperService::new(app.clone()),
-        );
+        let conn =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             // Errors here are the peer's (closed early, header timeout).
@@ -304,7 +303,10 @@ mod tests {
         assert!(l.check(1).is_ok());
         assert!(l.check(1).is_ok());
         let wait = l.check(1).unwrap_err();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
         assert!(l.check(2).is_ok(), "another token has its own budget");
     }
 

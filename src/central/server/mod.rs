@@ -397,7 +397,9 @@ impl Central {
         }
         let session = self
             .session(&req.slot)
-            .ok_or_else(|| bad("no such session at this office; see the manifest's sessions".into()))?
+            .ok_or_else(|| {
+                bad("no such session at this office; see the manifest's sessions".into())
+            })?
             .clone();
         if !self
             .inner
@@ -536,7 +538,9 @@ impl Central {
                 "checked_in_at is not RFC 3339",
             )
         })?;
-        let at = at.with_timezone(&self.inner.settings.timezone).fixed_offset();
+        let at = at
+            .with_timezone(&self.inner.settings.timezone)
+            .fixed_offset();
         if !auth::is_identifier(&req.kiosk) {
             return Err(ApiFailure::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -584,7 +588,8 @@ impl Central {
             .map_err(ApiFailure::unprocessable)?;
         let behind = now - at;
         if !req.offline
-            && behind > chrono::Duration::minutes(i64::from(self.inner.settings.rules.clock_skew_minutes))
+            && behind
+                > chrono::Duration::minutes(i64::from(self.inner.settings.rules.clock_skew_minutes))
         {
             // A resend of a slow answer, or a kiosk clock running behind.
             tracing::warn!(kiosk = %req.kiosk, behind_minutes = behind.num_minutes(), "an online check-in's time is behind the service's clock");
@@ -823,7 +828,8 @@ impl Central {
     pub fn notice(&self, text: Option<String>) -> ApiResult<()> {
         let text = text.filter(|t| !t.trim().is_empty());
         if let Some(t) = &text {
-            rules::check_notice(&self.inner.settings.rules, t).map_err(ApiFailure::unprocessable)?;
+            rules::check_notice(&self.inner.settings.rules, t)
+                .map_err(ApiFailure::unprocessable)?;
         }
         let mut store = self.store();
         let events = store.tx(|tx| {
@@ -941,7 +947,12 @@ impl Central {
 
     /// `403` unless `who` may do `action` at `office`; `404` for an office
     /// this service does not hold; `429` when a write comes too fast.
-    pub fn authorize(&self, who: &Principal, office: &str, action: auth::Action<'_>) -> ApiResult<()> {
+    pub fn authorize(
+        &self,
+        who: &Principal,
+        office: &str,
+        action: auth::Action<'_>,
+    ) -> ApiResult<()> {
         if !auth::allows(who, office, action) {
             return Err(ApiFailure::forbidden(who));
         }

@@ -263,9 +263,9 @@ mod tests {
             ("10:15:59", "10:16:00", None),
             ("10:20:59", "10:20:59", None), // within the skew
             ("10:21:00", "10:21:00", Some("too_late")),
-            ("09:24:59", "09:20:00", None),                   // kiosk clock a little ahead
+            ("09:24:59", "09:20:00", None), // kiosk clock a little ahead
             ("09:40:00", "09:20:00", Some("invalid_format")), // kiosk clock far ahead
-            ("09:20:00", "13:00:00", None),                   // sent later (outbox)
+            ("09:20:00", "13:00:00", None), // sent later (outbox)
             ("07:00:00", "13:00:00", Some("too_early")),
             ("12:00:00", "13:00:00", Some("too_late")),
         ] {
