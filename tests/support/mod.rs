@@ -685,8 +685,9 @@ impl Drop for CentralProcess {
 }
 
 /// The reference central service in this process on 127.0.0.1 (standard
-/// sessions, services and counters), its clock at [`NOW`]; `token` is a
-/// `kiosk` token of kiosk `lobby-1`.
+/// sessions, services and counters), its clock at [`NOW`]; `token` is an
+/// `admin` token of the office (the tests' kiosks have several ids; use
+/// [`inprocess_central_with`] for tokens of narrower roles).
 pub fn inprocess_central(
     rt: &tokio::runtime::Runtime,
     dir: &Path,
@@ -697,7 +698,7 @@ pub fn inprocess_central(
     antrean_kiosk::clock::Clock,
 ) {
     use antrean_kiosk::central::server::auth::Role;
-    inprocess_central_with(rt, dir, &[(token, Role::Kiosk, Some("lobby-1"))])
+    inprocess_central_with(rt, dir, &[(token, Role::Admin, None)])
 }
 
 /// [`inprocess_central`] with these tokens: (secret, role, kiosk).
