@@ -341,6 +341,7 @@ async fn a_thousand_idle_connections_do_not_stop_a_real_request() {
     let t = Instant::now();
     let (status, _) = s.call("GET", "/board", KIOSK, None).await;
     let took = t.elapsed();
+    eprintln!("a real request beside 1000 idle connections: {took:?}");
     assert_eq!(status, StatusCode::OK);
     assert!(
         took < Duration::from_secs(1),
@@ -1222,6 +1223,7 @@ fn the_services_loops_do_not_spin_when_the_database_fails() {
     // An observation window, not a wait for something.
     std::thread::sleep(Duration::from_secs(5));
     let (cpu, wall) = (cpu_time(pid) - cpu0, t0.elapsed());
+    eprintln!("antrean-central with a failing database: {cpu:?} CPU in {wall:?}");
     assert!(
         cpu < wall / 10,
         "antrean-central used {cpu:?} of CPU in {wall:?} with a failing database"
