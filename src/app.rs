@@ -367,21 +367,22 @@ impl App {
 
 /// Runs the reference central service in this process on 127.0.0.1 with
 /// today's demo bookings (and simulated counters when asked). Returns its
-/// URL and a fresh token. Sample codes and QR images go to
-/// `state_dir/demo/`.
+/// URL and a fresh kiosk token for this kiosk. A fresh staff token goes to
+/// a 0600 file under `state_dir/embedded-central/` (only its path is
+/// logged); the previous start's tokens are revoked. Sample codes and QR
+/// images go to `state_dir/demo/`.
 async fn start_embedded(
     config: &Config,
     clock: Clock,
     simulate_every: u64,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(String, String), AppError> {
+    use crate::central::server::auth::Role;
     use crate::central::server::{demo, keys::KeyStore, store::Store, Central, CentralSettings};
     let fail = |e: &dyn std::fmt::Display| AppError::Embedded(e.to_string());
     let dir = config.kiosk.state_dir.join("embedded-central");
     crate::state_dir::create_private_dir(&dir).map_err(|e| fail(&e))?;
-    let token = format!("embedded-{:016x}", rand::random::<u64>());
-    let mut settings =
-        CentralSettings::standard(&config.office.id, &config.office.name, vec![token.clone()]);
+    let mut settings = CentralSettings::standard(&config.office.id, &config.office.name);
     settings.timezone = config.timezone();
     let store = Store::open(&dir.join("central.sqlite3")).map_err(|e| fail(&e))?;
     let key_dir = dir.join("keys");
@@ -390,6 +391,22 @@ async fn start_embedded(
     }
     let keys = KeyStore::load(&key_dir).map_err(|e| fail(&e))?;
     let central = Central::new(settings, store, keys, clock);
+    const LABEL: &str = "embedded";
+    central.revoke_labelled(LABEL).map_err(|e| fail(&e))?;
+    let (_, kiosk_token) = central
+        .add_token(
+            Role::Kiosk,
+            &config.office.id,
+            Some(&config.kiosk.id),
+            Some(LABEL),
+        )
+        .map_err(|e| fail(&e))?;
+    let (_, staff_token) = central
+        .add_token(Role::Staff, &config.office.id, None, Some(LABEL))
+        .map_err(|e| fail(&e))?;
+    let staff_file = dir.join("staff-token");
+    crate::state_dir::write_private(&staff_file, format!("{staff_token}\n").as_bytes())
+        .map_err(|e| fail(&e))?;
     let summary = demo::seed_demo(&central, central.today(), 2024).map_err(|e| fail(&e.message))?;
     let files = demo::write_demo_files(&summary, &config.kiosk.state_dir.join("demo"))
         .map_err(|e| fail(&e))?;
@@ -405,6 +422,10 @@ async fn start_embedded(
             shutdown.clone(),
         ));
     }
+    tokio::spawn(crate::central::server::maintenance::run(
+        central.clone(),
+        shutdown.clone(),
+    ));
     let mut stop = shutdown;
     tokio::spawn(crate::central::server::serve(
         listener,
@@ -413,8 +434,8 @@ async fn start_embedded(
             let _ = stop.changed().await;
         },
     ));
-    tracing::info!(%addr, staff_token = %token, "embedded central service listening (staff page at http://{addr}/)");
-    Ok((format!("http://{addr}"), token))
+    tracing::info!(%addr, staff_token_file = %staff_file.display(), "embedded central service listening (staff page at http://{addr}/; its staff token is in the file)");
+    Ok((format!("http://{addr}"), kiosk_token))
 }
 
 /// Tells systemd we are alive while the kiosk loop beats (only when the

@@ -3,7 +3,10 @@
 //! `chromium-driver`, installed by `scripts/install-deps --test`): a
 //! counter clerk enters the token, picks a counter, calls the next
 //! resident, recalls, finishes, and sees who waits and each kiosk's
-//! printer; a wrong token is refused with a message.
+//! printer; a wrong token and a kiosk's token are refused with a message.
+//! The page runs under its strict CSP (no inline script or style), keeps
+//! the token in sessionStorage only, and is served with its security
+//! headers.
 
 mod support;
 
@@ -14,7 +17,8 @@ use antrean_kiosk::central::api::{HealthReport, PrinterHealth};
 use fantoccini::{Client, ClientBuilder, Locator};
 use support::*;
 
-const TOKEN: &str = "staff-token";
+const TOKEN: &str = "staff-token-for-the-page";
+const KIOSK_TOKEN: &str = "kiosk-token-not-for-staff";
 
 /// chromedriver on a free loopback port, killed on drop.
 struct Driver(Child, u16);
@@ -111,7 +115,15 @@ fn serving(central: &antrean_kiosk::central::server::Central, counter: &str) -> 
 fn a_clerk_calls_recalls_and_finishes_from_the_staff_page() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (central, addr, _clock) = inprocess_central(&rt, dir.path(), TOKEN);
+    use antrean_kiosk::central::server::auth::Role;
+    let (central, addr, _clock) = inprocess_central_with(
+        &rt,
+        dir.path(),
+        &[
+            (TOKEN, Role::Staff, None),
+            (KIOSK_TOKEN, Role::Kiosk, Some("lobby-1")),
+        ],
+    );
     let numbers: Vec<String> = (0..3)
         .map(|_| book_and_check_in(&central, "09:00-10:00", "lobby-1"))
         .collect();
@@ -136,11 +148,17 @@ fn a_clerk_calls_recalls_and_finishes_from_the_staff_page() {
         let c = browser(&driver, &profile).await;
         c.goto(&format!("http://{addr}/")).await.unwrap();
 
+        // No token baked in: the page asks for one.
+        text_until(&c, "#message", |t| t.contains("token petugas / enter a staff token")).await;
         // A wrong token is refused, in both languages.
         let token = c.find(Locator::Id("token")).await.unwrap();
         token.send_keys("not-the-token\t").await.unwrap();
         text_until(&c, "#message", |t| t.contains("Token salah / wrong token")).await;
         assert_eq!(serving(&central, "2"), None);
+        // A kiosk's token is a token, but not a staff one.
+        token.clear().await.unwrap();
+        token.send_keys(&format!("{KIOSK_TOKEN}\t")).await.unwrap();
+        text_until(&c, "#message", |t| t.contains("not a staff token")).await;
 
         // The right token: who waits, and the kiosk's printer.
         token.clear().await.unwrap();
@@ -186,6 +204,17 @@ fn a_clerk_calls_recalls_and_finishes_from_the_staff_page() {
         text_until(&c, "#serving", |t| t == "\u{2013}").await;
         assert_eq!(serving(&central, "2"), None);
 
+        // The token is kept for this tab only (sessionStorage), never in
+        // localStorage.
+        let stored = c
+            .execute(
+                "return [sessionStorage.getItem('antrean-token'), localStorage.getItem('antrean-token')]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored, serde_json::json!([TOKEN, null]));
+
         // The page remembers the token and the counter after a reload.
         c.refresh().await.unwrap();
         click(&c, "next").await;
@@ -193,4 +222,55 @@ fn a_clerk_calls_recalls_and_finishes_from_the_staff_page() {
         assert_eq!(serving(&central, "2").as_deref(), Some(numbers[1].as_str()));
         c.close().await.unwrap();
     });
+}
+
+#[test]
+fn the_page_is_served_with_strict_security_headers() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_central, addr, _clock) = inprocess_central(&rt, dir.path(), "kiosk-token-0000000");
+    let http = reqwest::blocking::Client::new();
+    for path in [
+        "/",
+        "/staff.js",
+        "/staff.css",
+        "/v1/offices/kota-bogor/board",
+    ] {
+        let resp = http.get(format!("http://{addr}{path}")).send().unwrap();
+        let h = resp.headers();
+        for (name, want) in [
+            (
+                "content-security-policy",
+                antrean_kiosk::central::server::routes::CSP,
+            ),
+            ("x-frame-options", "DENY"),
+            ("cache-control", "no-store"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+        ] {
+            assert_eq!(
+                h.get(name).and_then(|v| v.to_str().ok()),
+                Some(want),
+                "{name} on {path}"
+            );
+        }
+    }
+    let csp = antrean_kiosk::central::server::routes::CSP;
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    let html = http
+        .get(format!("http://{addr}/"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    // Nothing inline for the CSP to block: script and style are files.
+    assert!(
+        html.contains("<script src=\"/staff.js\"></script>"),
+        "{html}"
+    );
+    assert!(!html.contains("<style") && !html.contains(" onclick="));
+    assert!(
+        !html.contains("kiosk-token-0000000"),
+        "no token in the page"
+    );
 }

@@ -9,11 +9,14 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use antrean_kiosk::app::shutdown_signal;
+use antrean_kiosk::central::server::auth::{self, Role};
 use antrean_kiosk::central::server::config::CentralFile;
 use antrean_kiosk::central::server::demo::{seed_demo, simulate_counters, write_demo_files};
 use antrean_kiosk::central::server::keys::KeyStore;
-use antrean_kiosk::central::server::store::Store;
-use antrean_kiosk::central::server::{serve, Central};
+use antrean_kiosk::central::server::store::{Queries, Store};
+use antrean_kiosk::central::server::{
+    limits, maintenance, revoke_token, serve, store_token, Central,
+};
 use antrean_kiosk::clock::Clock;
 use antrean_kiosk::logging::{self, LogFormat};
 
@@ -49,6 +52,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
     },
+    /// Manage API tokens (stored hashed in the central database).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Create a signing key and make it the active one (older keys stay published).
     Keygen {
         #[arg(long)]
@@ -59,9 +67,66 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a new token; it is printed once and only its hash is kept.
+    Add {
+        #[arg(long)]
+        config: PathBuf,
+        /// kiosk, board, booking, staff or admin.
+        #[arg(long)]
+        role: String,
+        /// The office id (`*` for an admin token valid at every office).
+        #[arg(long)]
+        office: String,
+        /// The kiosk's id ([kiosk] id); kiosk tokens only.
+        #[arg(long)]
+        kiosk: Option<String>,
+        /// A note for `token list`, e.g. where the token is used.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Move an old plaintext token (from [server] tokens / token_file, or
+    /// standard input) into the database with a role.
+    Import {
+        #[arg(long)]
+        config: PathBuf,
+        /// The N-th old token of the configuration (1-based: `tokens`, then
+        /// `token_file`'s lines). Without it the token is read from stdin.
+        #[arg(long)]
+        from_config: Option<usize>,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        office: String,
+        #[arg(long)]
+        kiosk: Option<String>,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List tokens (never the tokens themselves).
+    List {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Revoke a token by its id (from `token list`): it gets 401 at once.
+    Revoke {
+        #[arg(long)]
+        config: PathBuf,
+        id: i64,
+    },
+}
+
 fn main() -> ExitCode {
     logging::exit_on_panic();
     match Cli::parse().command {
+        Command::Token { command } => match token_command(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("antrean-central: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Keygen { key_dir, kid } => {
             let kid = kid.unwrap_or_else(|| format!("k{}", chrono::Utc::now().format("%Y%m%d")));
             match KeyStore::generate(&key_dir, &kid) {
@@ -94,7 +159,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            match run(file, listen, demo, demo_out, sim) {
+            match run(&config, file, listen, demo, demo_out, sim) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("antrean-central: {e:#}");
@@ -105,16 +170,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(
-    file: CentralFile,
-    listen: Option<String>,
-    demo: bool,
-    demo_out: Option<PathBuf>,
-    sim: Option<u64>,
-) -> anyhow::Result<()> {
-    let tokens = file.tokens().map_err(anyhow::Error::msg)?;
-    let settings = file.settings(tokens).map_err(anyhow::Error::msg)?;
-    let clock = Clock::from_env()?;
+/// Loads the configuration and opens its database (creating it, 0600).
+fn open_store(config: &std::path::Path) -> anyhow::Result<(CentralFile, Store)> {
+    let file = CentralFile::load(config)?;
     if let Some(dir) = file
         .server
         .db
@@ -124,8 +182,159 @@ fn run(
         antrean_kiosk::state_dir::create_private_dir(dir)
             .with_context(|| format!("creating {}", dir.display()))?;
     }
-    let store = Store::open(&file.server.db)
-        .with_context(|| format!("opening {}", file.server.db.display()))?;
+    let store = Store::open(&file.server.db)?;
+    Ok((file, store))
+}
+
+/// `--role` and `--office`, checked against the configuration.
+fn role_and_office(file: &CentralFile, role: &str, office: &str) -> anyhow::Result<Role> {
+    let role = Role::parse(role).ok_or_else(|| {
+        anyhow::anyhow!("--role {role:?}: use kiosk, board, booking, staff or admin")
+    })?;
+    if office != file.office.id && office != auth::ALL_OFFICES {
+        anyhow::bail!(
+            "--office {office:?}: this service holds office {:?} (or use * for an admin token)",
+            file.office.id
+        );
+    }
+    Ok(role)
+}
+
+fn token_command(command: TokenCommand) -> anyhow::Result<()> {
+    let now = || chrono::Utc::now().to_rfc3339();
+    match command {
+        TokenCommand::Add {
+            config,
+            role,
+            office,
+            kiosk,
+            label,
+        } => {
+            let (file, store) = open_store(&config)?;
+            let role = role_and_office(&file, &role, &office)?;
+            let secret = auth::new_secret();
+            let id = store_token(
+                &store,
+                &secret,
+                role,
+                &office,
+                kiosk.as_deref(),
+                label.as_deref(),
+                &now(),
+            )?;
+            eprintln!(
+                "token {id} added: role {role}, office {office}{}. It is shown once, here; only its hash is kept.",
+                kiosk.map(|k| format!(", kiosk {k}")).unwrap_or_default()
+            );
+            println!("{secret}");
+            Ok(())
+        }
+        TokenCommand::Import {
+            config,
+            from_config,
+            role,
+            office,
+            kiosk,
+            label,
+        } => {
+            let (file, store) = open_store(&config)?;
+            let role = role_and_office(&file, &role, &office)?;
+            let secret = match from_config {
+                Some(n) => {
+                    let old = file.old_tokens().map_err(anyhow::Error::msg)?;
+                    old.get(n.wrapping_sub(1)).cloned().ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--from-config {n}: {} has {} old token(s) in [server] tokens / token_file",
+                            config.display(),
+                            old.len()
+                        )
+                    })?
+                }
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the token from standard input")?;
+                    line.trim().to_string()
+                }
+            };
+            auth::check_imported_secret(&secret)?;
+            let id = store_token(
+                &store,
+                &secret,
+                role,
+                &office,
+                kiosk.as_deref(),
+                label.as_deref(),
+                &now(),
+            )?;
+            println!(
+                "token {id} imported: role {role}, office {office}{}",
+                kiosk.map(|k| format!(", kiosk {k}")).unwrap_or_default()
+            );
+            Ok(())
+        }
+        TokenCommand::List { config } => {
+            let (_, store) = open_store(&config)?;
+            println!(
+                "{:>4}  {:<14} {:<8} {:<16} {:<12} {:<25} {:<25} label",
+                "id", "token", "role", "office", "kiosk", "created", "revoked"
+            );
+            for t in store.conn().tokens()? {
+                println!(
+                    "{:>4}  {:<14} {:<8} {:<16} {:<12} {:<25} {:<25} {}",
+                    t.id,
+                    t.prefix,
+                    t.role.as_str(),
+                    t.office,
+                    t.kiosk.as_deref().unwrap_or("-"),
+                    t.created,
+                    t.revoked.as_deref().unwrap_or("-"),
+                    t.label.as_deref().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { config, id } => {
+            let (_, store) = open_store(&config)?;
+            revoke_token(&store, id, &now())?;
+            println!("token {id} revoked");
+            Ok(())
+        }
+    }
+}
+
+fn run(
+    config: &std::path::Path,
+    file: CentralFile,
+    listen: Option<String>,
+    demo: bool,
+    demo_out: Option<PathBuf>,
+    sim: Option<u64>,
+) -> anyhow::Result<()> {
+    if file.has_old_tokens() {
+        anyhow::bail!(file.migration_help(config));
+    }
+    let settings = file.settings().map_err(anyhow::Error::msg)?;
+    let clock = Clock::from_env()?;
+    match limits::raise_fd_limit() {
+        Ok(n) => tracing::info!(open_files = n, "file-descriptor limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the file-descriptor limit"),
+    }
+    let (_, store) = open_store(config)?;
+    let live = store
+        .conn()
+        .tokens()?
+        .iter()
+        .filter(|t| t.revoked.is_none())
+        .count();
+    if live == 0 {
+        tracing::warn!(
+            "no API tokens yet: every request gets 401. Make them with `antrean-central token add --config {} --role ROLE --office {}`",
+            config.display(),
+            file.office.id
+        );
+    }
     let keys = match KeyStore::load(&file.server.key_dir) {
         Ok(k) => k,
         Err(_) if !file.server.key_dir.join("active").exists() => {
@@ -145,6 +354,13 @@ fn run(
             if let Some(dir) = &demo_out {
                 let files = write_demo_files(&summary, dir)?;
                 tracing::info!(dir = %dir.display(), files = files.len(), "demo codes and QR images written");
+                // A fresh staff token for the demo's staff page, in a
+                // private file (never in the log); the last demo's goes.
+                central.revoke_labelled("demo")?;
+                let (_, staff) = central.add_token(Role::Staff, &file.office.id, None, Some("demo"))?;
+                let path = dir.join("staff-token");
+                antrean_kiosk::state_dir::write_private(&path, format!("{staff}\n").as_bytes())?;
+                tracing::info!(file = %path.display(), "demo staff token written (paste it into the staff page)");
             }
         }
         let addr = listen.unwrap_or(file.server.listen.clone());
@@ -158,6 +374,7 @@ fn run(
         if let Some(secs) = sim.filter(|s| *s > 0) {
             tokio::spawn(simulate_counters(central.clone(), Duration::from_secs(secs), stop_rx.clone()));
         }
+        tokio::spawn(maintenance::run(central.clone(), stop_rx.clone()));
         serve(listener, central, async move {
             shutdown_signal().await;
             let _ = stop_tx.send(true);

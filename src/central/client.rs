@@ -175,7 +175,9 @@ impl CentralClient {
             // A stalled read of any body, the event stream included (it
             // has a ping every 15 s), fails instead of hanging.
             .read_timeout(Duration::from_secs(60))
-            .pool_idle_timeout(Duration::from_secs(60))
+            // Below the reference service's idle close (`header_read_timeout_ms`,
+            // 10 s): a pooled connection is never reused as the server drops it.
+            .pool_idle_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(4)
             .tcp_keepalive(Duration::from_secs(30))
             // The API never redirects; following one could leave https.

@@ -564,17 +564,48 @@ pub struct CentralProcess {
     pub log: Arc<Mutex<Vec<String>>>,
 }
 
-pub const CENTRAL_TOKEN: &str = "loop-token";
+/// The kiosk's token at [`CentralProcess`]: role `kiosk`, kiosk `lobby-1`.
+pub const CENTRAL_TOKEN: &str = "loop-kiosk-token-lobby-1";
+/// The tests' own token at [`CentralProcess`] (`call`): role `admin`.
+pub const CENTRAL_ADMIN_TOKEN: &str = "loop-admin-token-for-tests";
+
+/// Runs `antrean-central token import` with `secret` on stdin.
+pub fn import_token(config: &Path, secret: &str, args: &[&str]) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_antrean-central"))
+        .args(["token", "import", "--config"])
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting antrean-central token import");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{secret}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "token import {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 impl CentralProcess {
     /// Starts it with its database and keys in `dir`, on `listen`
-    /// (`127.0.0.1:0` for any port), its clock at `now`.
+    /// (`127.0.0.1:0` for any port), its clock at `now`. The first start
+    /// imports [`CENTRAL_TOKEN`] (kiosk `lobby-1`) and
+    /// [`CENTRAL_ADMIN_TOKEN`]; the tests' writes are not rate limited.
     pub fn start(dir: &Path, listen: &str, now: &str) -> CentralProcess {
         let config = dir.join("central.toml");
+        let fresh = !dir.join("central.sqlite3").exists();
         std::fs::write(
             &config,
             format!(
-                "[office]\nid = \"{OFFICE}\"\nname = \"Disdukcapil Kota Bogor\"\n[server]\ndb = \"{}\"\nkey_dir = \"{}\"\ntokens = [\"{CENTRAL_TOKEN}\"]\nping_seconds = 1\n{}",
+                "[office]\nid = \"{OFFICE}\"\nname = \"Disdukcapil Kota Bogor\"\n[server]\ndb = \"{}\"\nkey_dir = \"{}\"\nping_seconds = 1\nwrites_per_minute = 100000\nwrite_burst = 10000\n{}",
                 dir.join("central.sqlite3").display(),
                 dir.join("keys").display(),
                 (8..14)
@@ -584,6 +615,18 @@ impl CentralProcess {
             ),
         )
         .unwrap();
+        if fresh {
+            import_token(
+                &config,
+                CENTRAL_TOKEN,
+                &["--role", "kiosk", "--office", OFFICE, "--kiosk", "lobby-1"],
+            );
+            import_token(
+                &config,
+                CENTRAL_ADMIN_TOKEN,
+                &["--role", "admin", "--office", OFFICE],
+            );
+        }
         let mut child = Command::new(env!("CARGO_BIN_EXE_antrean-central"))
             .args(["serve", "--config"])
             .arg(&config)
@@ -621,7 +664,7 @@ impl CentralProcess {
         }
     }
 
-    /// A blocking HTTP call with the token; (status, JSON body or Null).
+    /// A blocking HTTP call with the admin token; (status, JSON body or Null).
     pub fn call(
         &self,
         method: &str,
@@ -631,7 +674,7 @@ impl CentralProcess {
         let client = reqwest::blocking::Client::new();
         let mut req = client
             .request(method.parse().unwrap(), format!("{}{path}", self.base))
-            .bearer_auth(CENTRAL_TOKEN)
+            .bearer_auth(CENTRAL_ADMIN_TOKEN)
             .timeout(Duration::from_secs(10));
         if let Some(b) = body {
             req = req.json(&b);
@@ -681,11 +724,31 @@ impl Drop for CentralProcess {
 }
 
 /// The reference central service in this process on 127.0.0.1 (standard
-/// sessions, services and counters; one token), its clock at [`NOW`].
+/// sessions, services and counters), its clock at [`NOW`]; `token` is an
+/// `admin` token of the office (the tests' kiosks have several ids; use
+/// [`inprocess_central_with`] for tokens of narrower roles).
 pub fn inprocess_central(
     rt: &tokio::runtime::Runtime,
     dir: &Path,
     token: &str,
+) -> (
+    antrean_kiosk::central::server::Central,
+    std::net::SocketAddr,
+    antrean_kiosk::clock::Clock,
+) {
+    use antrean_kiosk::central::server::auth::Role;
+    inprocess_central_with(rt, dir, &[(token, Role::Admin, None)])
+}
+
+/// [`inprocess_central`] with these tokens: (secret, role, kiosk).
+pub fn inprocess_central_with(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    tokens: &[(
+        &str,
+        antrean_kiosk::central::server::auth::Role,
+        Option<&str>,
+    )],
 ) -> (
     antrean_kiosk::central::server::Central,
     std::net::SocketAddr,
@@ -698,11 +761,16 @@ pub fn inprocess_central(
         chrono::DateTime::parse_from_rfc3339(NOW).unwrap().to_utc(),
     );
     let central = Central::new(
-        CentralSettings::standard(OFFICE, "Disdukcapil Kota Bogor", vec![token.to_string()]),
+        CentralSettings::standard(OFFICE, "Disdukcapil Kota Bogor"),
         Store::open(&dir.join("central.db")).unwrap(),
         KeyStore::ephemeral("k-test"),
         clock,
     );
+    for (secret, role, kiosk) in tokens {
+        central
+            .import_token(secret, *role, OFFICE, *kiosk, Some("test"))
+            .unwrap();
+    }
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();

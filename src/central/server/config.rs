@@ -1,11 +1,15 @@
 //! `antrean-central`'s configuration file: office, listening address,
-//! storage, keys, tokens, sessions, services and counters. Validated once,
-//! errors name the key.
+//! storage, keys, limits, booking rules, sessions, services and counters.
+//! Validated once, errors name the key. Tokens are not here: they live
+//! hashed in the database (`antrean-central token ...`); the plaintext
+//! `tokens` / `token_file` of older versions are only read to import them.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::limits::Limits;
+use super::rules::{BookingRules, MAX_PREFIX_LEN};
 use super::{CentralSettings, SessionDef};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -13,6 +17,8 @@ use super::{CentralSettings, SessionDef};
 pub struct CentralFile {
     pub office: OfficeSection,
     pub server: ServerSection,
+    #[serde(default)]
+    pub rules: RulesSection,
     #[serde(default)]
     pub sessions: Vec<SessionSection>,
     #[serde(default)]
@@ -39,12 +45,112 @@ pub struct ServerSection {
     pub listen: String,
     pub db: PathBuf,
     pub key_dir: PathBuf,
+    /// Old (before roles): plaintext tokens that could do everything. Only
+    /// read by `token import --from-config`; `serve` refuses to start
+    /// while they are present.
     #[serde(default)]
     pub tokens: Vec<String>,
+    /// Old, as `tokens`: a file with one token per line.
     #[serde(default)]
     pub token_file: Option<PathBuf>,
     #[serde(default = "ping")]
     pub ping_seconds: u64,
+    #[serde(default = "d_max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "d_header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    #[serde(default = "d_request_timeout_seconds")]
+    pub request_timeout_seconds: u64,
+    #[serde(default = "d_max_body_bytes")]
+    pub max_body_bytes: usize,
+    #[serde(default = "d_max_streams_per_office")]
+    pub max_streams_per_office: usize,
+    #[serde(default = "d_writes_per_minute")]
+    pub writes_per_minute: u32,
+    #[serde(default = "d_write_burst")]
+    pub write_burst: u32,
+    #[serde(default = "d_event_retention_days")]
+    pub event_retention_days: u32,
+    #[serde(default = "d_maintenance_seconds")]
+    pub maintenance_seconds: u64,
+}
+
+/// Booking and check-in rules (`[rules]`, all optional).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSection {
+    #[serde(default = "d_horizon_days")]
+    pub booking_horizon_days: u32,
+    #[serde(default = "d_early")]
+    pub early_minutes: u32,
+    #[serde(default = "d_late")]
+    pub late_minutes: u32,
+    #[serde(default = "d_skew")]
+    pub clock_skew_minutes: u32,
+    #[serde(default = "d_name")]
+    pub max_name_chars: usize,
+    #[serde(default = "d_notice")]
+    pub max_notice_chars: usize,
+}
+
+impl Default for RulesSection {
+    fn default() -> RulesSection {
+        let r = BookingRules::default();
+        RulesSection {
+            booking_horizon_days: r.horizon_days,
+            early_minutes: r.early_minutes,
+            late_minutes: r.late_minutes,
+            clock_skew_minutes: r.clock_skew_minutes,
+            max_name_chars: r.max_name_chars,
+            max_notice_chars: r.max_notice_chars,
+        }
+    }
+}
+
+fn d_horizon_days() -> u32 {
+    BookingRules::default().horizon_days
+}
+fn d_early() -> u32 {
+    BookingRules::default().early_minutes
+}
+fn d_late() -> u32 {
+    BookingRules::default().late_minutes
+}
+fn d_skew() -> u32 {
+    BookingRules::default().clock_skew_minutes
+}
+fn d_name() -> usize {
+    BookingRules::default().max_name_chars
+}
+fn d_notice() -> usize {
+    BookingRules::default().max_notice_chars
+}
+fn d_max_connections() -> usize {
+    Limits::default().max_connections
+}
+fn d_header_read_timeout_ms() -> u64 {
+    Limits::default().header_read_timeout.as_millis() as u64
+}
+fn d_request_timeout_seconds() -> u64 {
+    Limits::default().request_timeout.as_secs()
+}
+fn d_max_body_bytes() -> usize {
+    Limits::default().max_body_bytes
+}
+fn d_max_streams_per_office() -> usize {
+    Limits::default().max_streams_per_office
+}
+fn d_writes_per_minute() -> u32 {
+    Limits::default().writes_per_minute
+}
+fn d_write_burst() -> u32 {
+    Limits::default().write_burst
+}
+fn d_event_retention_days() -> u32 {
+    7
+}
+fn d_maintenance_seconds() -> u64 {
+    3600
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,12 +206,13 @@ impl CentralFile {
             std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
         let file: CentralFile =
             toml::from_str(&text).map_err(|e| fail(e.to_string().replace('\n', " ")))?;
-        file.settings(Vec::new()).map_err(fail)?;
+        file.settings().map_err(fail)?;
         Ok(file)
     }
 
-    /// The tokens from `tokens` and `token_file` (which must be private).
-    pub fn tokens(&self) -> Result<Vec<String>, String> {
+    /// The old plaintext tokens from `tokens` and `token_file` (which must
+    /// be private), in order: what `token import --from-config N` counts.
+    pub fn old_tokens(&self) -> Result<Vec<String>, String> {
         let mut tokens = self.server.tokens.clone();
         if let Some(path) = &self.server.token_file {
             use std::os::unix::fs::PermissionsExt;
@@ -126,23 +233,57 @@ impl CentralFile {
                     .map(str::to_string),
             );
         }
-        if tokens.is_empty() {
-            return Err(
-                "key `server.tokens` (or server.token_file) must give at least one token".into(),
-            );
-        }
         Ok(tokens)
     }
 
+    /// True while the old `tokens` / `token_file` keys are present.
+    pub fn has_old_tokens(&self) -> bool {
+        !self.server.tokens.is_empty() || self.server.token_file.is_some()
+    }
+
+    /// What `serve` says while old plaintext tokens are configured: which
+    /// commands move them into the database with a role each.
+    pub fn migration_help(&self, config: &Path) -> String {
+        let n = self.old_tokens().map(|t| t.len()).unwrap_or(0);
+        let office = &self.office.id;
+        let cfg = config.display();
+        let mut text = format!(
+            "{cfg}: [server] `tokens` / `token_file` hold {n} plaintext token(s) that could do everything. \
+             Tokens now have one role each (kiosk, board, booking, staff, admin) and are stored hashed in the database. \
+             Move each old token into the database with the role it should keep, for example:\n"
+        );
+        for i in 1..=n.max(1) {
+            text.push_str(&format!(
+                "  antrean-central token import --config {cfg} --from-config {i} --role kiosk --office {office} --kiosk <KIOSK-ID>   # a kiosk's token (its [kiosk] id)\n"
+            ));
+            if i == 1 {
+                text.push_str(&format!(
+                    "  antrean-central token import --config {cfg} --from-config {i} --role staff --office {office}   # or: the staff page's token\n"
+                ));
+            }
+        }
+        text.push_str(&format!(
+            "or make new ones with `antrean-central token add --config {cfg} --role ROLE --office {office}`. \
+             Then delete `tokens` and `token_file` from [server] in {cfg} and start again."
+        ));
+        text
+    }
+
     /// The service settings, validated.
-    pub fn settings(&self, tokens: Vec<String>) -> Result<CentralSettings, String> {
+    pub fn settings(&self) -> Result<CentralSettings, String> {
         let timezone = self.office.timezone.parse().map_err(|_| {
             format!(
                 "key `office.timezone`: {:?} is not a time zone",
                 self.office.timezone
             )
         })?;
-        let mut s = CentralSettings::standard(&self.office.id, &self.office.name, tokens);
+        if !super::auth::is_identifier(&self.office.id) {
+            return Err(format!(
+                "key `office.id`: {:?} must be 1-64 lower-case letters, digits, - or _",
+                self.office.id
+            ));
+        }
+        let mut s = CentralSettings::standard(&self.office.id, &self.office.name);
         s.timezone = timezone;
         s.booking_prefix = self.office.booking_prefix.clone();
         s.ping_every = std::time::Duration::from_secs(self.server.ping_seconds.clamp(1, 15));
@@ -179,9 +320,116 @@ impl CentralFile {
                 .map(|x| (x.id.clone(), x.label.clone()))
                 .collect();
         }
-        if !crate::core::booking::is_booking_code(&format!("{}-000000-00001", s.booking_prefix)) {
-            return Err("key `office.booking_prefix` must be upper-case letters or digits".into());
+        let prefix_ok = s.booking_prefix.len() <= MAX_PREFIX_LEN
+            && crate::core::booking::is_booking_code(&super::rules::booking_code(
+                &s.booking_prefix,
+                chrono::NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default(),
+                1,
+            ));
+        if !prefix_ok {
+            return Err(format!(
+                "key `office.booking_prefix` must be 1-{MAX_PREFIX_LEN} upper-case letters or digits"
+            ));
         }
+        let sv = &self.server;
+        let positive = [
+            ("server.max_connections", sv.max_connections as u64),
+            ("server.header_read_timeout_ms", sv.header_read_timeout_ms),
+            ("server.request_timeout_seconds", sv.request_timeout_seconds),
+            ("server.max_body_bytes", sv.max_body_bytes as u64),
+            (
+                "server.max_streams_per_office",
+                sv.max_streams_per_office as u64,
+            ),
+            ("server.writes_per_minute", u64::from(sv.writes_per_minute)),
+            ("server.write_burst", u64::from(sv.write_burst)),
+            (
+                "server.event_retention_days",
+                u64::from(sv.event_retention_days),
+            ),
+            ("server.maintenance_seconds", sv.maintenance_seconds),
+        ];
+        for (key, v) in positive {
+            if v == 0 {
+                return Err(format!("key `{key}` must be at least 1"));
+            }
+        }
+        s.limits = Limits {
+            max_connections: sv.max_connections,
+            header_read_timeout: std::time::Duration::from_millis(sv.header_read_timeout_ms),
+            request_timeout: std::time::Duration::from_secs(sv.request_timeout_seconds),
+            max_body_bytes: sv.max_body_bytes,
+            max_streams_per_office: sv.max_streams_per_office,
+            writes_per_minute: sv.writes_per_minute,
+            write_burst: sv.write_burst,
+        };
+        s.event_retention_days = sv.event_retention_days;
+        s.maintenance_every = std::time::Duration::from_secs(sv.maintenance_seconds);
+        let r = &self.rules;
+        s.rules = BookingRules {
+            horizon_days: r.booking_horizon_days,
+            early_minutes: r.early_minutes,
+            late_minutes: r.late_minutes,
+            clock_skew_minutes: r.clock_skew_minutes,
+            max_name_chars: r.max_name_chars,
+            max_notice_chars: r.max_notice_chars,
+        };
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<CentralSettings, String> {
+        let file: CentralFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        assert!(!file.has_old_tokens());
+        file.settings()
+    }
+
+    #[test]
+    fn the_shipped_examples_are_valid() {
+        let example = parse(include_str!("../../../config/central.example.toml")).unwrap();
+        assert_eq!(
+            example.limits,
+            Limits::default(),
+            "the example documents the defaults"
+        );
+        assert_eq!(example.rules, BookingRules::default());
+        assert_eq!(example.event_retention_days, 7);
+        parse(include_str!("../../../config/central.demo.toml")).unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let base =
+            "[office]\nid = \"kota-bogor\"\nname = \"X\"\n[server]\ndb = \"d\"\nkey_dir = \"k\"\n";
+        for (extra, key) in [
+            ("max_connections = 0", "server.max_connections"),
+            ("write_burst = 0", "server.write_burst"),
+            (
+                "header_read_timeout_ms = 0",
+                "server.header_read_timeout_ms",
+            ),
+        ] {
+            let e = parse(&format!("{base}{extra}\n")).unwrap_err();
+            assert!(e.contains(key), "{e}");
+        }
+        let e = parse(&base.replace("kota-bogor", "Kota Bogor")).unwrap_err();
+        assert!(e.contains("office.id"), "{e}");
+        let long = base.replace(
+            "[server]",
+            "booking_prefix = \"ABCDEFGHIJKLMNOPQR\"\n[server]",
+        );
+        assert!(parse(&long).unwrap_err().contains("booking_prefix"));
+        let old: CentralFile =
+            toml::from_str(&format!("{base}tokens = [\"a-very-old-token-1\"]\n")).unwrap();
+        assert!(old.has_old_tokens());
+        let help = old.migration_help(Path::new("/etc/antrean-central/central.toml"));
+        assert!(
+            help.contains("--from-config 1") && !help.contains("a-very-old-token-1"),
+            "{help}"
+        );
     }
 }

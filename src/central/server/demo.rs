@@ -148,45 +148,53 @@ pub async fn simulate_counters(
         .map(|(id, _)| id.clone())
         .collect();
     let mut turn = 0usize;
-    let mut rng = rand::rngs::StdRng::from_entropy();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
-        let now = central.now();
-        let today = now.date_naive();
-        let time = now.time();
-        let day: Vec<StoredBooking> = match central.store().conn().bookings_on(today) {
-            Ok(d) => d,
-            Err(_) => continue,
-        };
-        // Someone whose session is open arrives at the other kiosk.
-        let open = day.iter().find(|b| {
-            b.status == BookingStatus::Booked
-                && crate::core::booking::Slot::parse(&b.slot).is_some_and(|s| {
-                    time >= s.start - chrono::Duration::minutes(30)
-                        && time <= s.end + chrono::Duration::minutes(15)
-                })
-        });
-        if let Some(b) = open.filter(|_| rng.gen_ratio(2, 3)) {
-            let _ = central.checkin(&CheckinRequest {
-                booking: b.code.clone(),
-                number: b.number.clone(),
-                kiosk: "lobby-2".into(),
-                checked_in_at: now.to_rfc3339(),
-                offline: false,
-            });
-        }
-        let counter = &counters[turn % counters.len()];
+        let counter = counters[turn % counters.len()].clone();
         turn += 1;
-        if rng.gen_ratio(1, 12) {
-            let _ = central.counter_action(counter, "recall");
-            continue;
-        }
-        if rng.gen_ratio(1, 15) {
-            let _ = central.counter_action(counter, "skip");
-        }
-        let _ = central.next(counter);
+        // The database work runs on the blocking pool; a failing database
+        // only makes this round do nothing (the next one waits `every`).
+        let c = central.clone();
+        let _ = tokio::task::spawn_blocking(move || simulate_round(&c, &counter)).await;
     }
+}
+
+/// One round of [`simulate_counters`] at `counter`.
+fn simulate_round(central: &Central, counter: &str) {
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    let now = central.now();
+    let today = now.date_naive();
+    let time = now.time();
+    let day: Vec<StoredBooking> = match central.store().conn().bookings_on(today) {
+        Ok(d) => d,
+        Err(_) => return,
+    };
+    // Someone whose session is open arrives at the other kiosk.
+    let open = day.iter().find(|b| {
+        b.status == BookingStatus::Booked
+            && crate::core::booking::Slot::parse(&b.slot).is_some_and(|s| {
+                time >= s.start - chrono::Duration::minutes(30)
+                    && time <= s.end + chrono::Duration::minutes(15)
+            })
+    });
+    if let Some(b) = open.filter(|_| rng.gen_ratio(2, 3)) {
+        let _ = central.checkin(&CheckinRequest {
+            booking: b.code.clone(),
+            number: b.number.clone(),
+            kiosk: "lobby-2".into(),
+            checked_in_at: now.to_rfc3339(),
+            offline: false,
+        });
+    }
+    if rng.gen_ratio(1, 12) {
+        let _ = central.counter_action(counter, "recall");
+        return;
+    }
+    if rng.gen_ratio(1, 15) {
+        let _ = central.counter_action(counter, "skip");
+    }
+    let _ = central.next(counter);
 }

@@ -1,7 +1,8 @@
 //! The central service's signing keys: Ed25519 seeds in a key directory
 //! (one `<kid>.key` file each, mode 0600, base64url seed), an `active` file
 //! naming the key that signs new tokens. Older keys stay published so that
-//! tokens they signed keep verifying after a rotation.
+//! tokens they signed keep verifying after a rotation. A key file that
+//! group or others may read is refused at load, with a `chmod 600` hint.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,8 @@ pub enum KeyError {
     Damaged { path: PathBuf, reason: String },
     #[error("key id {0:?} must be 1-32 letters, digits or dashes")]
     BadKid(String),
+    #[error("key file {path} can be read by other users (mode {mode:o}); refusing to use it. Fix it with: chmod 600 {path}")]
+    Open { path: PathBuf, mode: u32 },
 }
 
 /// The keys of a key directory.
@@ -88,6 +91,15 @@ impl KeyStore {
             else {
                 continue;
             };
+            let mode = std::fs::metadata(&path)
+                .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+                .map_err(|e| KeyError::Damaged {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+            if mode & 0o077 != 0 {
+                return Err(KeyError::Open { path, mode });
+            }
             let text = std::fs::read_to_string(&path).map_err(|e| KeyError::Damaged {
                 path: path.clone(),
                 reason: e.to_string(),

@@ -1,41 +1,50 @@
 //! `antrean-central`: the reference central booking service, the other side
 //! of `docs/central-api.md`. Bookings with queue numbers and signed `AQ1.`
 //! tokens, idempotent check-ins, counters calling in order, the board and
-//! its event stream, kiosk health, a staff page. SQLite storage survives
-//! restarts. The demo, the kiosk's embedded mode and the tests run it for
-//! real on 127.0.0.1. Shutdown is injected.
+//! its event stream, kiosk health, a staff page; tokens with roles. SQLite
+//! storage survives restarts. The demo, the kiosk's embedded mode and the
+//! tests run it for real on 127.0.0.1. Shutdown is injected.
+//!
+//! This file holds the service's operations (`Central`), called from the
+//! routes on tokio's blocking pool. Rules live in `rules.rs`, tokens and
+//! roles in `auth.rs`, connection hygiene in `limits.rs`, HTTP in
+//! `routes.rs`, SQL in `store.rs`.
 
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod keys;
+pub mod limits;
+pub mod maintenance;
+pub mod routes;
+pub mod rules;
 pub mod store;
 
+pub use routes::{router, serve};
+
 use std::collections::BTreeMap;
-use std::convert::Infallible;
-use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use chrono_tz::Tz;
-use futures_util::stream::{self, Stream, StreamExt};
-use serde::Deserialize;
 use tokio::sync::broadcast;
 
+use self::auth::{Principal, Role, TokenInfo, TokenSpecError};
 use self::keys::KeyStore;
-use self::store::{Queries, Store, StoredBooking, StoredEvent};
+use self::limits::{Limits, StreamSlots, WriteLimiter};
+use self::rules::{BookingRules, Refusal};
+use self::store::{NewToken, Queries, Store, StoredBooking, StoredEvent};
 use super::api::{
     ApiError, BoardCounter, BoardSnapshot, BookingRequest, BookingResponse, CheckinRequest,
     CheckinResponse, HealthReport, RecentCall, Serving, Waiting,
 };
 use crate::clock::Clock;
-use crate::core::booking::{is_booking_code, parse_date, Slot};
+use crate::core::booking::{parse_date, Slot};
 use crate::core::manifest::{BookingStatus, Counter, Manifest, ManifestBooking, Service, Session};
 
 /// One session of the day.
@@ -52,8 +61,6 @@ pub struct CentralSettings {
     pub office_id: String,
     pub office_name: String,
     pub timezone: Tz,
-    /// Bearer tokens accepted (kiosks and staff).
-    pub tokens: Vec<String>,
     pub sessions: Vec<SessionDef>,
     pub services: Vec<(String, String)>,
     pub counters: Vec<(String, String)>,
@@ -63,17 +70,24 @@ pub struct CentralSettings {
     pub ping_every: Duration,
     /// Minutes one resident takes at a counter, until the day shows better.
     pub default_service_minutes: u32,
+    /// What may be booked and when a check-in is believable.
+    pub rules: BookingRules,
+    /// Connections, timeouts, body size, streams, write rates.
+    pub limits: Limits,
+    /// Board events older than this many days are pruned.
+    pub event_retention_days: u32,
+    /// How often the maintenance task prunes.
+    pub maintenance_every: Duration,
 }
 
 impl CentralSettings {
     /// The usual six one-hour sessions 08:00-14:00 (A-F), five services,
     /// four counters.
-    pub fn standard(office_id: &str, office_name: &str, tokens: Vec<String>) -> CentralSettings {
+    pub fn standard(office_id: &str, office_name: &str) -> CentralSettings {
         CentralSettings {
             office_id: office_id.into(),
             office_name: office_name.into(),
             timezone: chrono_tz::Asia::Jakarta,
-            tokens,
             sessions: (8..14)
                 .zip('A'..)
                 .map(|(h, l)| SessionDef {
@@ -98,6 +112,10 @@ impl CentralSettings {
             booking_prefix: "BGR".into(),
             ping_every: Duration::from_secs(15),
             default_service_minutes: 6,
+            rules: BookingRules::default(),
+            limits: Limits::default(),
+            event_retention_days: 7,
+            maintenance_every: Duration::from_secs(3600),
         }
     }
 }
@@ -108,6 +126,8 @@ pub struct ApiFailure {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiFailure {
@@ -116,7 +136,31 @@ impl ApiFailure {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    fn unprocessable(r: Refusal) -> ApiFailure {
+        ApiFailure::new(StatusCode::UNPROCESSABLE_ENTITY, r.code, r.message)
+    }
+
+    fn unauthorized() -> ApiFailure {
+        ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing, wrong or revoked token; ask the office's administrator for one (antrean-central token add)",
+        )
+    }
+
+    fn forbidden(who: &Principal) -> ApiFailure {
+        ApiFailure::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "this {} token may not do that here (see \"Tokens and roles\" in docs/central-api.md)",
+                who.role
+            ),
+        )
     }
     fn internal(e: impl std::fmt::Display) -> ApiFailure {
         tracing::error!(error = %e, "central storage failed");
@@ -130,14 +174,19 @@ impl ApiFailure {
 
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
-        (
+        let mut resp = (
             self.status,
             Json(ApiError {
                 error: self.code.to_string(),
                 message: self.message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        resp
     }
 }
 
@@ -157,6 +206,23 @@ struct Inner {
     events: broadcast::Sender<StoredEvent>,
     /// Set when the server stops: open event streams end.
     closing: tokio::sync::watch::Sender<bool>,
+    writes: WriteLimiter,
+    streams: Arc<StreamSlots>,
+    maintenance_runs: AtomicU64,
+}
+
+/// Why a token cannot be made, imported or revoked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    #[error(transparent)]
+    Spec(#[from] TokenSpecError),
+    #[error("that token is (or was) in the database already; nothing changed. Make a new one with `antrean-central token add`.")]
+    Duplicate,
+    #[error("no live token with id {0}; `antrean-central token list` shows the ids")]
+    NoSuchToken(i64),
+    #[error("the central database failed: {0}")]
+    Storage(#[from] rusqlite::Error),
 }
 
 /// The central service (cheap to clone).
@@ -183,6 +249,8 @@ pub fn mask_name(name: &str) -> Option<String> {
 impl Central {
     pub fn new(settings: CentralSettings, store: Store, keys: KeyStore, clock: Clock) -> Central {
         let (events, _) = broadcast::channel(1024);
+        let writes = WriteLimiter::new(&settings.limits);
+        let streams = StreamSlots::new(settings.limits.max_streams_per_office);
         Central {
             inner: Arc::new(Inner {
                 settings,
@@ -191,8 +259,23 @@ impl Central {
                 clock,
                 events,
                 closing: tokio::sync::watch::Sender::new(false),
+                writes,
+                streams,
+                maintenance_runs: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Runs `f` on tokio's blocking pool: SQLite work (and its fsync) never
+    /// holds up the async workers.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Central) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let c = self.clone();
+        tokio::task::spawn_blocking(move || f(&c))
+            .await
+            .map_err(ApiFailure::internal)?
     }
 
     pub fn settings(&self) -> &CentralSettings {
@@ -301,18 +384,22 @@ impl Central {
     pub fn book(&self, req: &BookingRequest) -> ApiResult<BookingResponse> {
         let bad =
             |m: String| ApiFailure::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m);
-        let date = parse_date(&req.date)
-            .ok_or_else(|| bad(format!("date {:?} is not YYYY-MM-DD", req.date)))?;
-        if date < self.today() {
-            return Err(ApiFailure::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "expired",
-                "that date has passed",
-            ));
+        let rules = &self.inner.settings.rules;
+        let date = parse_date(&req.date).ok_or_else(|| {
+            bad(format!(
+                "date {:?} is not YYYY-MM-DD",
+                req.date.chars().take(16).collect::<String>()
+            ))
+        })?;
+        rules::check_booking_date(rules, date, self.today()).map_err(ApiFailure::unprocessable)?;
+        if let Some(name) = &req.name {
+            rules::check_name(rules, name).map_err(ApiFailure::unprocessable)?;
         }
         let session = self
             .session(&req.slot)
-            .ok_or_else(|| bad(format!("no session {:?} at this office", req.slot)))?
+            .ok_or_else(|| {
+                bad("no such session at this office; see the manifest's sessions".into())
+            })?
             .clone();
         if !self
             .inner
@@ -321,7 +408,9 @@ impl Central {
             .iter()
             .any(|(c, _)| *c == req.service)
         {
-            return Err(bad(format!("no service {:?} at this office", req.service)));
+            return Err(bad(
+                "no such service at this office; see the manifest's services".into(),
+            ));
         }
         let settings = &self.inner.settings;
         let mut store = self.store();
@@ -338,11 +427,7 @@ impl Central {
             let serial = in_slot.iter().map(|b| b.serial).max().unwrap_or(0) + 1;
             let running = day.len() + 1;
             let b = StoredBooking {
-                code: format!(
-                    "{}-{}-{running:05}",
-                    settings.booking_prefix,
-                    date.format("%y%m%d")
-                ),
+                code: rules::booking_code(&settings.booking_prefix, date, running),
                 date,
                 slot: req.slot.clone(),
                 letter: session.letter.clone(),
@@ -358,6 +443,7 @@ impl Central {
                 counter: None,
                 ahead: None,
                 estimated_call: None,
+                done_at: None,
             };
             tx.insert_booking(&b)?;
             Ok(Some(b))
@@ -394,6 +480,11 @@ impl Central {
         self.inner.keys.sign_token(&payload)
     }
 
+    /// The bookings of `date`, by session and serial.
+    pub fn bookings_on(&self, date: NaiveDate) -> ApiResult<Vec<StoredBooking>> {
+        Ok(self.store().conn().bookings_on(date)?)
+    }
+
     /// The booking with this code (tests, demo).
     pub fn booking(&self, code: &str) -> ApiResult<Option<StoredBooking>> {
         Ok(self.store().conn().booking(code)?)
@@ -425,7 +516,7 @@ impl Central {
             .filter(|b| matches!(b.status, BookingStatus::Served))
             .filter_map(|b| {
                 let called = DateTime::parse_from_rfc3339(b.called_at.as_deref()?).ok()?;
-                let done = self.done_at(&b.code)?;
+                let done = DateTime::parse_from_rfc3339(b.done_at.as_deref()?).ok()?;
                 Some((done - called).num_seconds() as f64 / 60.0)
             })
             .filter(|m| *m > 0.0 && *m < 120.0)
@@ -438,19 +529,6 @@ impl Central {
         per_person / counters
     }
 
-    fn done_at(&self, code: &str) -> Option<DateTime<FixedOffset>> {
-        let store = self.inner.store.try_lock().ok()?;
-        let at: Option<String> = store
-            .conn()
-            .query_row(
-                "SELECT done_at FROM bookings WHERE code = ?1",
-                [code],
-                |r| r.get(0),
-            )
-            .ok()?;
-        DateTime::parse_from_rfc3339(&at?).ok()
-    }
-
     /// `POST /checkins`: the first check-in of a booking wins.
     pub fn checkin(&self, req: &CheckinRequest) -> ApiResult<(StatusCode, CheckinResponse)> {
         let at = DateTime::parse_from_rfc3339(&req.checked_in_at).map_err(|_| {
@@ -460,18 +538,26 @@ impl Central {
                 "checked_in_at is not RFC 3339",
             )
         })?;
-        let local_day = at.with_timezone(&self.inner.settings.timezone).date_naive();
+        let at = at
+            .with_timezone(&self.inner.settings.timezone)
+            .fixed_offset();
+        if !auth::is_identifier(&req.kiosk) {
+            return Err(ApiFailure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                "kiosk must be the kiosk's id: 1-64 lower-case letters, digits, - or _",
+            ));
+        }
         let b = self.store().conn().booking(&req.booking)?.ok_or_else(|| {
             ApiFailure::new(StatusCode::NOT_FOUND, "unknown_booking", "no such booking")
         })?;
         if b.number != req.number {
+            // Never tell which number the booking has: a code alone must not
+            // give away someone's place.
             return Err(ApiFailure::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_format",
-                format!(
-                    "booking {} has number {}, not {}",
-                    b.code, b.number, req.number
-                ),
+                "the number does not match this booking",
             ));
         }
         let answer = |b: &StoredBooking, duplicate| CheckinResponse {
@@ -494,19 +580,19 @@ impl Central {
             BookingStatus::Booked => {}
             _ => return Ok((StatusCode::OK, answer(&b, true))),
         }
-        if b.date < local_day {
-            return Err(ApiFailure::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "expired",
-                "the booking's date has passed",
-            ));
-        }
-        if b.date > local_day {
-            return Err(ApiFailure::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not_today",
-                "the booking is for another day",
-            ));
+        let slot = Slot::parse(&b.slot).ok_or_else(|| {
+            ApiFailure::internal(format!("booking {} has a damaged slot", b.code))
+        })?;
+        let now = self.now();
+        rules::check_checkin_time(&self.inner.settings.rules, b.date, &slot, at, now)
+            .map_err(ApiFailure::unprocessable)?;
+        let behind = now - at;
+        if !req.offline
+            && behind
+                > chrono::Duration::minutes(i64::from(self.inner.settings.rules.clock_skew_minutes))
+        {
+            // A resend of a slow answer, or a kiosk clock running behind.
+            tracing::warn!(kiosk = %req.kiosk, behind_minutes = behind.num_minutes(), "an online check-in's time is behind the service's clock");
         }
         let mut store = self.store();
         let (events, updated) = store.tx(|tx| {
@@ -551,10 +637,7 @@ impl Central {
             + chrono::Duration::seconds(((f64::from(ahead) + 1.0) * per * 60.0) as i64))
         .format("%H:%M")
         .to_string();
-        self.store().conn().execute(
-            "UPDATE bookings SET estimated_call = ?2 WHERE code = ?1",
-            rusqlite::params![b.code, est],
-        )?;
+        self.store().conn().set_estimate(&b.code, &est)?;
         self.publish(events);
         let mut body = answer(&updated, false);
         body.estimated_call = Some(est);
@@ -702,10 +785,7 @@ impl Central {
             let events = match action {
                 "recall" => {
                     // The board shows when the number was last called.
-                    tx.execute(
-                        "UPDATE bookings SET called_at = ?2 WHERE code = ?1",
-                        rusqlite::params![b.code, now],
-                    )?;
+                    tx.set_called_at(&b.code, &now)?;
                     self.emit(
                     tx,
                     "call",
@@ -747,6 +827,10 @@ impl Central {
     /// `POST /notice`.
     pub fn notice(&self, text: Option<String>) -> ApiResult<()> {
         let text = text.filter(|t| !t.trim().is_empty());
+        if let Some(t) = &text {
+            rules::check_notice(&self.inner.settings.rules, t)
+                .map_err(ApiFailure::unprocessable)?;
+        }
         let mut store = self.store();
         let events = store.tx(|tx| {
             tx.set_meta("notice", text.as_deref())?;
@@ -759,6 +843,25 @@ impl Central {
 
     /// `PUT /kiosks/{k}/health`.
     pub fn health(&self, kiosk: &str, report: &HealthReport) -> ApiResult<()> {
+        if !auth::is_identifier(kiosk) {
+            return Err(ApiFailure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                "the kiosk id must be 1-64 lower-case letters, digits, - or _",
+            ));
+        }
+        for (field, value, max) in [
+            ("at", report.at.as_str(), 40),
+            ("version", report.version.as_str(), 64),
+            ("printer.state", report.printer.state.as_str(), 32),
+            (
+                "printer.detail",
+                report.printer.detail.as_deref().unwrap_or(""),
+                200,
+            ),
+        ] {
+            rules::check_short(field, value, max).map_err(ApiFailure::unprocessable)?;
+        }
         let text = serde_json::to_string(report).map_err(ApiFailure::internal)?;
         self.store()
             .conn()
@@ -778,14 +881,45 @@ impl Central {
     }
 
     /// The events to replay after `last_id`, or `None` when the stream
-    /// cannot resume from there (the client must fetch `/board`).
+    /// cannot resume from there and the client must fetch `/board` (a
+    /// `reset`): an id the service never issued, or one older than today's
+    /// retained log (a replay never crosses a day, never re-sends a whole
+    /// history, and pruned events are gone).
     pub fn replay(&self, last_id: u64) -> ApiResult<Option<Vec<StoredEvent>>> {
         let store = self.store();
-        let last = store.conn().last_seq()?;
+        let c = store.conn();
+        let last = c.last_seq()?;
         if last_id > last {
             return Ok(None);
         }
-        Ok(Some(store.conn().events_after(last_id)?))
+        if last_id == last {
+            return Ok(Some(vec![]));
+        }
+        let Some(first) = c.first_seq_on(self.today())? else {
+            return Ok(None);
+        };
+        if last_id + 1 < first || last - last_id > MAX_REPLAY {
+            return Ok(None);
+        }
+        Ok(Some(c.events_after(last_id)?))
+    }
+
+    /// Deletes board events older than the retention; returns how many.
+    pub fn prune_events(&self) -> ApiResult<usize> {
+        let days = i64::from(self.inner.settings.event_retention_days);
+        let before = self.today() - chrono::Duration::days(days);
+        let n = self.store().conn().prune_events(before)?;
+        self.inner.writes.forget_idle();
+        Ok(n)
+    }
+
+    /// How many maintenance rounds ran (each prunes once).
+    pub fn maintenance_runs(&self) -> u64 {
+        self.inner.maintenance_runs.load(Ordering::Relaxed)
+    }
+
+    fn count_maintenance(&self) {
+        self.inner.maintenance_runs.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The current last `seq`.
@@ -797,322 +931,179 @@ impl Central {
         self.inner.events.subscribe()
     }
 
-    fn authorised(&self, headers: &HeaderMap) -> ApiResult<()> {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        match given {
-            Some(t) if self.inner.settings.tokens.iter().any(|k| k == t) => Ok(()),
-            _ => Err(ApiFailure::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "missing or wrong token",
-            )),
+    /// The principal of a bearer token, or `401` (blocking: reads the
+    /// database, so that tokens added or revoked by another process or
+    /// instance count at once).
+    pub fn authenticate(&self, token: Option<&str>) -> ApiResult<Principal> {
+        let Some(token) = token else {
+            return Err(ApiFailure::unauthorized());
+        };
+        let hash = auth::hash(token);
+        match self.store().conn().token_by_hash(&hash)? {
+            Some((who, stored)) if auth::same_hash(&stored, &hash) => Ok(who),
+            _ => Err(ApiFailure::unauthorized()),
         }
     }
 
-    fn office(&self, office: &str) -> ApiResult<()> {
-        if office == self.inner.settings.office_id {
-            Ok(())
-        } else {
-            Err(ApiFailure::new(
+    /// `403` unless `who` may do `action` at `office`; `404` for an office
+    /// this service does not hold; `429` when a write comes too fast.
+    pub fn authorize(
+        &self,
+        who: &Principal,
+        office: &str,
+        action: auth::Action<'_>,
+    ) -> ApiResult<()> {
+        if !auth::allows(who, office, action) {
+            return Err(ApiFailure::forbidden(who));
+        }
+        if office != self.inner.settings.office_id {
+            return Err(ApiFailure::new(
                 StatusCode::NOT_FOUND,
                 "unknown_office",
-                format!("no office {office:?} here"),
-            ))
+                "no such office here",
+            ));
         }
-    }
-}
-
-/// Reads a JSON body; bad JSON is `400 invalid_request`.
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiFailure::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("bad JSON: {e}"),
-        )
-    })
-}
-
-fn guard(c: &Central, headers: &HeaderMap, office: &str) -> ApiResult<()> {
-    c.authorised(headers)?;
-    c.office(office)
-}
-
-#[derive(Deserialize)]
-struct DateQuery {
-    date: Option<String>,
-}
-
-fn etag_of(m: &Manifest) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(m).unwrap_or_default().hash(&mut h);
-    format!("\"{:016x}\"", h.finish())
-}
-
-async fn get_manifest(
-    State(c): State<Central>,
-    Path(office): Path<String>,
-    Query(q): Query<DateQuery>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    guard(&c, &headers, &office)?;
-    let date = match q.date.as_deref() {
-        None => c.today(),
-        Some(d) => parse_date(d).ok_or_else(|| {
-            ApiFailure::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "date must be YYYY-MM-DD",
-            )
-        })?,
-    };
-    let m = c.manifest(date)?;
-    let tag = etag_of(&m);
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
-    if matches {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
-    }
-    Ok(([(header::ETAG, tag)], Json(m)).into_response())
-}
-
-async fn post_checkin(
-    State(c): State<Central>,
-    Path(office): Path<String>,
-    headers: HeaderMap,
-    bytes: axum::body::Bytes,
-) -> ApiResult<Response> {
-    guard(&c, &headers, &office)?;
-    let req: CheckinRequest = body(&bytes)?;
-    if !is_booking_code(&req.booking) {
-        return Err(ApiFailure::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "booking code has a bad shape",
-        ));
-    }
-    let (status, answer) = c.checkin(&req)?;
-    Ok((status, Json(answer)).into_response())
-}
-
-async fn get_board(
-    State(c): State<Central>,
-    Path(office): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Json<BoardSnapshot>> {
-    guard(&c, &headers, &office)?;
-    Ok(Json(c.board()?))
-}
-
-async fn get_events(
-    State(c): State<Central>,
-    Path(office): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    guard(&c, &headers, &office)?;
-    let last_id = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    // Subscribe before reading the log: nothing falls between the two.
-    let live = c.subscribe();
-    let (first, upto): (Vec<StoredEvent>, u64) = match last_id {
-        None => (vec![], c.seq()?),
-        Some(id) => match c.replay(id)? {
-            Some(events) => {
-                let upto = events.last().map(|e| e.seq).unwrap_or(id);
-                (events, upto)
+        if action.is_write() {
+            if let Err(wait) = self.inner.writes.check(who.id) {
+                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+                let mut f = ApiFailure::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many writes with this token; retry after {secs} s"),
+                );
+                f.retry_after = Some(secs);
+                return Err(f);
             }
-            None => {
-                let seq = c.seq()?;
-                let reset = StoredEvent {
-                    seq,
-                    date: c.today(),
-                    kind: "reset".into(),
-                    data: serde_json::json!({"seq": seq}).to_string(),
-                };
-                (vec![reset], seq)
-            }
-        },
-    };
-    let to_sse = |e: StoredEvent| -> Result<SseEvent, Infallible> {
-        Ok(SseEvent::default()
-            .id(e.seq.to_string())
-            .event(e.kind)
-            .data(e.data))
-    };
-    let live = tokio_stream::wrappers::BroadcastStream::new(live)
-        .take_while(|r| std::future::ready(r.is_ok()))
-        .filter_map(move |r| std::future::ready(r.ok().filter(|e| e.seq > upto)))
-        .map(to_sse);
-    let mut closing = c.inner.closing.subscribe();
-    let stream = stream::iter(first.into_iter().map(to_sse))
-        .chain(live)
-        .take_until(async move {
-            let _ = closing.wait_for(|c| *c).await;
-        });
-    let ping = c.settings().ping_every.min(Duration::from_secs(15));
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(ping).text("ping")))
-}
-
-async fn put_health(
-    State(c): State<Central>,
-    Path((office, kiosk)): Path<(String, String)>,
-    headers: HeaderMap,
-    bytes: axum::body::Bytes,
-) -> ApiResult<StatusCode> {
-    guard(&c, &headers, &office)?;
-    let report: HealthReport = body(&bytes)?;
-    c.health(&kiosk, &report)?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn post_booking(
-    State(c): State<Central>,
-    Path(office): Path<String>,
-    headers: HeaderMap,
-    bytes: axum::body::Bytes,
-) -> ApiResult<Response> {
-    guard(&c, &headers, &office)?;
-    let req: BookingRequest = body(&bytes)?;
-    Ok((StatusCode::CREATED, Json(c.book(&req)?)).into_response())
-}
-
-async fn post_cancel(
-    State(c): State<Central>,
-    Path((office, booking)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> ApiResult<Json<serde_json::Value>> {
-    guard(&c, &headers, &office)?;
-    Ok(Json(c.cancel(&booking)?))
-}
-
-async fn post_counter(
-    State(c): State<Central>,
-    Path((office, counter, action)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    guard(&c, &headers, &office)?;
-    match action.as_str() {
-        "next" => Ok(match c.next(&counter)? {
-            Some(v) => (StatusCode::OK, Json(v)).into_response(),
-            None => StatusCode::NO_CONTENT.into_response(),
-        }),
-        "recall" | "done" | "skip" => {
-            Ok(Json(c.counter_action(&counter, &action)?).into_response())
         }
-        _ => Err(ApiFailure::new(
-            StatusCode::NOT_FOUND,
-            "unknown_action",
-            "use next, recall, done or skip",
-        )),
+        Ok(())
     }
-}
 
-#[derive(Deserialize)]
-struct NoticeBody {
-    #[serde(default)]
-    text: Option<String>,
-}
-
-async fn post_notice(
-    State(c): State<Central>,
-    Path(office): Path<String>,
-    headers: HeaderMap,
-    bytes: axum::body::Bytes,
-) -> ApiResult<StatusCode> {
-    guard(&c, &headers, &office)?;
-    let n: NoticeBody = body(&bytes)?;
-    c.notice(n.text)?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Staff overview for the page: who waits, what counters serve, kiosks.
-async fn get_staff(
-    State(c): State<Central>,
-    Path(office): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Json<serde_json::Value>> {
-    guard(&c, &headers, &office)?;
-    let board = c.board()?;
-    let today = c.today();
-    let waiting: Vec<serde_json::Value> = c
-        .store()
-        .conn()
-        .bookings_on(today)?
-        .into_iter()
-        .filter(|b| b.status == BookingStatus::CheckedIn)
-        .map(|b| serde_json::json!({"number": b.number, "slot": b.slot, "service": b.service}))
-        .collect();
-    let kiosks: Vec<serde_json::Value> = c
-        .kiosk_health()?
-        .into_iter()
-        .map(|(k, r, at)| serde_json::json!({"kiosk": k, "printer": r.printer.state, "pending": r.pending_checkins, "at": at}))
-        .collect();
-    Ok(Json(
-        serde_json::json!({"date": today.to_string(), "board": board, "waiting": waiting, "kiosks": kiosks}),
-    ))
-}
-
-async fn staff_page(State(c): State<Central>) -> Html<String> {
-    Html(
-        include_str!("staff.html")
-            .replace("{{OFFICE_ID}}", &c.settings().office_id)
-            .replace("{{OFFICE_NAME}}", &c.settings().office_name),
-    )
-}
-
-async fn fallback() -> ApiFailure {
-    ApiFailure::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-}
-
-/// The HTTP routes.
-pub fn router(central: Central) -> Router {
-    let office = "/v1/offices/:office";
-    Router::new()
-        .route("/", get(staff_page))
-        .route(&format!("{office}/manifest"), get(get_manifest))
-        .route(&format!("{office}/checkins"), post(post_checkin))
-        .route(&format!("{office}/board"), get(get_board))
-        .route(&format!("{office}/events"), get(get_events))
-        .route(&format!("{office}/kiosks/:kiosk/health"), put(put_health))
-        .route(&format!("{office}/bookings"), post(post_booking))
-        .route(
-            &format!("{office}/bookings/:booking/cancel"),
-            post(post_cancel),
-        )
-        .route(
-            &format!("{office}/counters/:counter/:action"),
-            post(post_counter),
-        )
-        .route(&format!("{office}/notice"), post(post_notice))
-        .route(&format!("{office}/staff"), get(get_staff))
-        .fallback(fallback)
-        .with_state(central)
-}
-
-/// Serves until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    central: Central,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let closing = central.inner.closing.clone();
-    axum::serve(listener, router(central))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Event streams never end by themselves: end them so that the
-            // graceful shutdown can finish.
-            let _ = closing.send(true);
+    /// A slot for one more event stream of `office`, or `503`.
+    pub fn stream_slot(&self, office: &str) -> ApiResult<limits::StreamSlot> {
+        self.inner.streams.take(office).ok_or_else(|| {
+            let mut f = ApiFailure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_streams",
+                format!(
+                    "this office has {} event streams open already ([server] max_streams_per_office); retry later",
+                    self.inner.settings.limits.max_streams_per_office
+                ),
+            );
+            f.retry_after = Some(30);
+            f
         })
-        .await
+    }
+
+    /// Makes a token; returns its id and the secret (shown once, never
+    /// stored).
+    pub fn add_token(
+        &self,
+        role: Role,
+        office: &str,
+        kiosk: Option<&str>,
+        label: Option<&str>,
+    ) -> Result<(i64, String), TokenError> {
+        let secret = auth::new_secret();
+        let id = self.import_token(&secret, role, office, kiosk, label)?;
+        Ok((id, secret))
+    }
+
+    /// Stores the hash of a token chosen elsewhere (an old configuration's).
+    pub fn import_token(
+        &self,
+        secret: &str,
+        role: Role,
+        office: &str,
+        kiosk: Option<&str>,
+        label: Option<&str>,
+    ) -> Result<i64, TokenError> {
+        let now = self.now().to_rfc3339();
+        store_token(&self.store(), secret, role, office, kiosk, label, &now)
+    }
+
+    /// Every token, without secrets.
+    pub fn tokens(&self) -> Result<Vec<TokenInfo>, TokenError> {
+        Ok(self.store().conn().tokens()?)
+    }
+
+    /// Revokes token `id`: it gets `401` from now on, on every instance.
+    pub fn revoke_token(&self, id: i64) -> Result<(), TokenError> {
+        let now = self.now().to_rfc3339();
+        revoke_token(&self.store(), id, &now)
+    }
+
+    /// Revokes every live token labelled `label` (the embedded mode renews
+    /// its own tokens at each start).
+    pub fn revoke_labelled(&self, label: &str) -> Result<usize, TokenError> {
+        let now = self.now().to_rfc3339();
+        Ok(self.store().conn().revoke_labelled(label, &now)?)
+    }
+
+    /// True when this service holds `office`.
+    pub fn serves(&self, office: &str) -> bool {
+        office == self.inner.settings.office_id
+    }
+
+    /// Ends open event streams (the server is stopping).
+    pub fn close_streams(&self) {
+        let _ = self.inner.closing.send(true);
+    }
+
+    /// Resolves when the server stops.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.closing.subscribe()
+    }
+
+    /// Streams open now for `office`.
+    pub fn open_streams(&self, office: &str) -> usize {
+        self.inner.streams.open(office)
+    }
+}
+
+/// Longest replay after a `Last-Event-ID`; further back gets `reset`.
+pub const MAX_REPLAY: u64 = 5000;
+
+/// Stores a token's hash (used by the service and by the `token` commands,
+/// which work on the database without a running service).
+pub fn store_token(
+    store: &Store,
+    secret: &str,
+    role: Role,
+    office: &str,
+    kiosk: Option<&str>,
+    label: Option<&str>,
+    now: &str,
+) -> Result<i64, TokenError> {
+    auth::check_spec(role, office, kiosk, label)?;
+    let hash = auth::hash(secret);
+    let prefix = auth::display_prefix(secret);
+    let row = NewToken {
+        hash,
+        prefix: &prefix,
+        role,
+        office,
+        kiosk,
+        label,
+        created: now,
+    };
+    match store.conn().insert_token(&row) {
+        Ok(id) => Ok(id),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Err(TokenError::Duplicate)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Revokes token `id` in `store`.
+pub fn revoke_token(store: &Store, id: i64, now: &str) -> Result<(), TokenError> {
+    if store.conn().revoke_token(id, now)? {
+        Ok(())
+    } else {
+        Err(TokenError::NoSuchToken(id))
+    }
 }
 
 /// Session letter and slot for display (`A 08.00-09.00`).

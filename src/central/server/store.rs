@@ -1,14 +1,29 @@
 //! The reference central service's storage: one SQLite file (WAL,
 //! `synchronous=FULL`) with bookings, the board's event log (`seq` strictly
-//! increasing across restarts), counters, the notice and kiosk health.
-//! Names are stored masked only.
+//! increasing across restarts, pruned after the retention), counters, the
+//! notice, kiosk health and API tokens (hashes only). Names are stored
+//! masked only. The file (and its WAL/SHM) is private to the service's
+//! user: created 0600, refused at start when others may read it.
 
 use std::path::Path;
 
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::auth::{Principal, Role, TokenInfo};
 use crate::core::manifest::BookingStatus;
+
+/// A token row to insert: only the hash of the secret.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub hash: [u8; 32],
+    pub prefix: &'a str,
+    pub role: Role,
+    pub office: &'a str,
+    pub kiosk: Option<&'a str>,
+    pub label: Option<&'a str>,
+    pub created: &'a str,
+}
 
 /// A booking as the central service keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +44,8 @@ pub struct StoredBooking {
     pub counter: Option<String>,
     pub ahead: Option<u32>,
     pub estimated_call: Option<String>,
+    /// When the counter finished with it (served or no-show).
+    pub done_at: Option<String>,
 }
 
 /// One stored board event.
@@ -60,7 +77,57 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS health (kiosk TEXT PRIMARY KEY, report TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, hash BLOB NOT NULL UNIQUE, prefix TEXT NOT NULL,
+    role TEXT NOT NULL, office TEXT NOT NULL, kiosk TEXT, label TEXT,
+    created TEXT NOT NULL, revoked TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_date ON events(date);
 ";
+
+/// Why the database cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("the central database {path} can be read by other users (mode {mode:o}); refusing to start. Fix it with: chmod 600 {path}")]
+    Open { path: String, mode: u32 },
+    #[error("cannot create the central database {path}: {reason}. Check that the directory exists and belongs to the service's user.")]
+    Create { path: String, reason: String },
+    #[error("cannot open the central database {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// Refuses a file that group or others may read or write.
+fn check_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(StoreError::Open {
+                    path: path.display().to_string(),
+                    mode,
+                });
+            }
+            Ok(())
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// The database file and SQLite's companions of it.
+fn db_files(path: &Path) -> [std::path::PathBuf; 3] {
+    let with = |suffix: &str| {
+        let mut s = path.as_os_str().to_owned();
+        s.push(suffix);
+        std::path::PathBuf::from(s)
+    };
+    [path.to_path_buf(), with("-wal"), with("-shm")]
+}
 
 fn status_of(s: &str) -> BookingStatus {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
@@ -68,12 +135,41 @@ fn status_of(s: &str) -> BookingStatus {
 }
 
 impl Store {
-    pub fn open(path: &Path) -> rusqlite::Result<Store> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
+    /// Opens (or creates, mode 0600) the database at `path`. A file, WAL or
+    /// SHM that others may read is refused with a `chmod 600` hint; SQLite
+    /// gives the WAL and SHM files the database file's mode.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        for f in db_files(path) {
+            check_private(&f)?;
+        }
+        if !path.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| StoreError::Create {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+        }
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(sqlite)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sqlite)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sqlite)?;
+        conn.execute_batch(SCHEMA).map_err(sqlite)?;
+        for f in db_files(path) {
+            check_private(&f)?;
+        }
         Ok(Store { conn })
     }
 
@@ -100,7 +196,7 @@ impl Store {
 
 const BOOKING_COLS: &str =
     "code, date, slot, letter, serial, number, service, status, name, checked_in_at,
-    kiosk, offline, called_at, counter, ahead, estimated_call";
+    kiosk, offline, called_at, counter, ahead, estimated_call, done_at";
 
 fn booking_row(r: &rusqlite::Row) -> rusqlite::Result<StoredBooking> {
     let date: String = r.get(1)?;
@@ -122,6 +218,7 @@ fn booking_row(r: &rusqlite::Row) -> rusqlite::Result<StoredBooking> {
         counter: r.get(13)?,
         ahead: r.get(14)?,
         estimated_call: r.get(15)?,
+        done_at: r.get(16)?,
     })
 }
 
@@ -329,6 +426,119 @@ pub trait Queries {
             params![kiosk, report, at],
         )?;
         Ok(())
+    }
+
+    fn set_estimate(&self, code: &str, estimated_call: &str) -> rusqlite::Result<()> {
+        self.c().execute(
+            "UPDATE bookings SET estimated_call = ?2 WHERE code = ?1",
+            params![code, estimated_call],
+        )?;
+        Ok(())
+    }
+
+    fn set_called_at(&self, code: &str, at: &str) -> rusqlite::Result<()> {
+        self.c().execute(
+            "UPDATE bookings SET called_at = ?2 WHERE code = ?1",
+            params![code, at],
+        )?;
+        Ok(())
+    }
+
+    /// The first `seq` from which the log can be replayed: the first event
+    /// of `date` still kept (a replay never crosses a day), or `None` when
+    /// the day has no events.
+    fn first_seq_on(&self, date: NaiveDate) -> rusqlite::Result<Option<u64>> {
+        self.c().query_row(
+            "SELECT MIN(seq) FROM events WHERE date = ?1",
+            [date.to_string()],
+            |r| r.get(0),
+        )
+    }
+
+    /// Deletes events dated before `before`, always keeping the newest
+    /// event so that `seq` never goes back. Returns how many went.
+    fn prune_events(&self, before: NaiveDate) -> rusqlite::Result<usize> {
+        self.c().execute(
+            "DELETE FROM events WHERE date < ?1 AND seq < (SELECT MAX(seq) FROM events)",
+            [before.to_string()],
+        )
+    }
+
+    fn insert_token(&self, t: &NewToken<'_>) -> rusqlite::Result<i64> {
+        self.c().execute(
+            "INSERT INTO tokens (hash, prefix, role, office, kiosk, label, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                &t.hash[..],
+                t.prefix,
+                t.role.as_str(),
+                t.office,
+                t.kiosk,
+                t.label,
+                t.created
+            ],
+        )?;
+        Ok(self.c().last_insert_rowid())
+    }
+
+    /// The live (not revoked) token with this hash, and its stored hash.
+    fn token_by_hash(&self, hash: &[u8; 32]) -> rusqlite::Result<Option<(Principal, Vec<u8>)>> {
+        self.c()
+            .query_row(
+                "SELECT id, role, office, kiosk, hash FROM tokens WHERE hash = ?1 AND revoked IS NULL",
+                [&hash[..]],
+                |r| {
+                    let role: String = r.get(1)?;
+                    Ok((
+                        Principal {
+                            id: r.get(0)?,
+                            // Rows are written through `Role::as_str`; an
+                            // unknown one grants the least.
+                            role: Role::parse(&role).unwrap_or(Role::Board),
+                            office: r.get(2)?,
+                            kiosk: r.get(3)?,
+                        },
+                        r.get(4)?,
+                    ))
+                },
+            )
+            .optional()
+    }
+
+    fn tokens(&self) -> rusqlite::Result<Vec<TokenInfo>> {
+        let mut stmt = self.c().prepare(
+            "SELECT id, prefix, role, office, kiosk, label, created, revoked FROM tokens ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let role: String = r.get(2)?;
+            Ok(TokenInfo {
+                id: r.get(0)?,
+                prefix: r.get(1)?,
+                role: Role::parse(&role).unwrap_or(Role::Board),
+                office: r.get(3)?,
+                kiosk: r.get(4)?,
+                label: r.get(5)?,
+                created: r.get(6)?,
+                revoked: r.get(7)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// Revokes token `id`; false when there is none (or it was revoked).
+    fn revoke_token(&self, id: i64, at: &str) -> rusqlite::Result<bool> {
+        Ok(self.c().execute(
+            "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
+            params![id, at],
+        )? == 1)
+    }
+
+    /// Revokes every live token with this label (the embedded mode's own).
+    fn revoke_labelled(&self, label: &str, at: &str) -> rusqlite::Result<usize> {
+        self.c().execute(
+            "UPDATE tokens SET revoked = ?2 WHERE label = ?1 AND revoked IS NULL",
+            params![label, at],
+        )
     }
 
     fn health(&self) -> rusqlite::Result<Vec<(String, String, String)>> {
