@@ -147,9 +147,9 @@ struct BoardFixture {
     _rt: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::watch::Sender<bool>,
-    central: antrean_kiosk::central::server::Central,
+    central: antrean_central::Central,
     feed: tokio::sync::watch::Receiver<BoardFeed>,
-    clock: antrean_kiosk::clock::Clock,
+    clock: antrean_host::clock::Clock,
     state_dir: std::path::PathBuf,
 }
 
@@ -243,7 +243,7 @@ fn ui_latency(n: usize) {
             manifest: tokio::sync::watch::channel(None).1,
             board: fx.feed.clone(),
             link: None,
-            printer: tokio::sync::watch::channel(antrean_kiosk::central::api::PrinterHealth {
+            printer: tokio::sync::watch::channel(antrean_core::api::PrinterHealth {
                 state: "ok".into(),
                 detail: None,
             })

@@ -9,17 +9,17 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::central::api::PrinterHealth;
 use crate::central::board_sync::{BoardFeed, BoardSyncOptions};
 use crate::central::client::CentralClient;
 use crate::central::sync::{self, Link, LinkStatus, SyncShared};
-use crate::clock::Clock;
 use crate::config::{CentralConfig, Config};
 use crate::daemon::{Daemon, ScanSource, StartError};
 use crate::journal::Journal;
 use crate::kiosk::{Event, ScanReport};
 use crate::metrics::Metrics;
 use crate::status_server::StatusSources;
+use antrean_core::api::PrinterHealth;
+use antrean_host::clock::Clock;
 
 /// Why the central link cannot be set up.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +113,7 @@ pub struct App {
     status_addr: Option<std::net::SocketAddr>,
     board: watch::Receiver<BoardFeed>,
     client: Option<CentralClient>,
-    calls: Option<std::sync::mpsc::Receiver<crate::central::api::CallEvent>>,
+    calls: Option<std::sync::mpsc::Receiver<antrean_core::api::CallEvent>>,
 }
 
 impl App {
@@ -290,14 +290,14 @@ impl App {
     }
 
     /// Today's manifest as the kiosk loop holds it.
-    pub fn manifest(&self) -> watch::Receiver<Option<Arc<crate::core::manifest::Manifest>>> {
+    pub fn manifest(&self) -> watch::Receiver<Option<Arc<antrean_core::manifest::Manifest>>> {
         self.daemon.as_ref().expect("running").manifest()
     }
 
     /// Every call the board applies, once (for the spoken announcements).
     pub fn take_calls(
         &mut self,
-    ) -> Option<std::sync::mpsc::Receiver<crate::central::api::CallEvent>> {
+    ) -> Option<std::sync::mpsc::Receiver<antrean_core::api::CallEvent>> {
         self.calls.take()
     }
 
@@ -331,7 +331,7 @@ impl App {
         let finished = self.daemon.as_mut().expect("running").finished();
         self.runtime.block_on(async {
             tokio::select! {
-                _ = shutdown_signal() => {
+                _ = antrean_host::shutdown_signal() => {
                     tracing::info!("stop requested");
                     Ok(())
                 }
@@ -349,7 +349,7 @@ impl App {
     /// Calls `f` (on a runtime thread) when SIGINT or SIGTERM arrives.
     pub fn on_stop_signal(&self, f: impl FnOnce() + Send + 'static) {
         self.runtime.spawn(async move {
-            shutdown_signal().await;
+            antrean_host::shutdown_signal().await;
             f();
         });
     }
@@ -377,11 +377,11 @@ async fn start_embedded(
     simulate_every: u64,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(String, String), AppError> {
-    use crate::central::server::auth::Role;
-    use crate::central::server::{demo, keys::KeyStore, store::Store, Central, CentralSettings};
+    use antrean_central::auth::Role;
+    use antrean_central::{demo, keys::KeyStore, store::Store, Central, CentralSettings};
     let fail = |e: &dyn std::fmt::Display| AppError::Embedded(e.to_string());
     let dir = config.kiosk.state_dir.join("embedded-central");
-    crate::state_dir::create_private_dir(&dir).map_err(|e| fail(&e))?;
+    antrean_host::state_dir::create_private_dir(&dir).map_err(|e| fail(&e))?;
     let mut settings = CentralSettings::standard(&config.office.id, &config.office.name);
     settings.timezone = config.timezone();
     let store = Store::open(&dir.join("central.sqlite3")).map_err(|e| fail(&e))?;
@@ -405,7 +405,7 @@ async fn start_embedded(
         .add_token(Role::Staff, &config.office.id, None, Some(LABEL))
         .map_err(|e| fail(&e))?;
     let staff_file = dir.join("staff-token");
-    crate::state_dir::write_private(&staff_file, format!("{staff_token}\n").as_bytes())
+    antrean_host::state_dir::write_private(&staff_file, format!("{staff_token}\n").as_bytes())
         .map_err(|e| fail(&e))?;
     let summary = demo::seed_demo(&central, central.today(), 2024).map_err(|e| fail(&e.message))?;
     let files = demo::write_demo_files(&summary, &config.kiosk.state_dir.join("demo"))
@@ -422,18 +422,14 @@ async fn start_embedded(
             shutdown.clone(),
         ));
     }
-    tokio::spawn(crate::central::server::maintenance::run(
+    tokio::spawn(antrean_central::maintenance::run(
         central.clone(),
         shutdown.clone(),
     ));
     let mut stop = shutdown;
-    tokio::spawn(crate::central::server::serve(
-        listener,
-        central,
-        async move {
-            let _ = stop.changed().await;
-        },
-    ));
+    tokio::spawn(antrean_central::serve(listener, central, async move {
+        let _ = stop.changed().await;
+    }));
     tracing::info!(%addr, staff_token_file = %staff_file.display(), "embedded central service listening (staff page at http://{addr}/; its staff token is in the file)");
     Ok((format!("http://{addr}"), kiosk_token))
 }
@@ -481,22 +477,6 @@ fn forward_printer(
             }
         }
     });
-}
-
-/// Resolves on SIGINT or SIGTERM (both binaries stop on either).
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use crate::core::booking::TrustedKey;
+use antrean_core::keys::TrustedKey;
 
 /// A configuration problem, with the file and the key it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -242,8 +242,8 @@ impl Default for WalkinConfig {
 
 impl WalkinConfig {
     /// The office's schedule for the walk-in core.
-    pub fn schedule(&self) -> crate::core::walkin::Schedule {
-        crate::core::walkin::Schedule {
+    pub fn schedule(&self) -> antrean_core::walkin::Schedule {
+        antrean_core::walkin::Schedule {
             weekdays: self
                 .working_days
                 .iter()
@@ -438,7 +438,7 @@ impl Config {
                          central booking service for its public key (`antrean-central keygen` prints it as a `public_key = \"...\"` line), \
                          or leave out [[keys]] and let the kiosk take the keys from the central service's manifest. \
                          Only the demo office (office.id = \"{}\") may trust test keys. See SECURITY.md.",
-                        crate::core::booking::DEMO_OFFICE
+                        antrean_core::keys::DEMO_OFFICE
                     ),
                 ));
             }
@@ -554,8 +554,8 @@ impl Config {
     }
 
     /// The check-in rules' parameters for this office and kiosk.
-    pub fn rules(&self) -> crate::core::booking::Rules {
-        crate::core::booking::Rules {
+    pub fn rules(&self) -> antrean_core::checkin::Rules {
+        antrean_core::checkin::Rules {
             office: self.office.id.clone(),
             timezone: self.timezone(),
             early_minutes: self.kiosk.early_minutes,

@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Sender, SyncSender};
 use std::sync::Arc;
 
-use crate::central::api::PrinterHealth;
-use crate::clock::Clock;
 use crate::config::Config;
-use crate::core::manifest::Manifest;
 use crate::journal::{Journal, JournalError};
 use crate::kiosk::{CentralLink, Event, Heartbeat, Kiosk, ScanReport};
 use crate::metrics::Metrics;
-use crate::state_dir::StateDirError;
+use antrean_core::api::PrinterHealth;
+use antrean_core::manifest::Manifest;
+use antrean_host::clock::Clock;
+use antrean_host::state_dir::StateDirError;
 
 /// Events waiting for the kiosk loop at most. A scan takes the loop a few
 /// milliseconds (a ticket up to the printer's write timeout); past this,
@@ -66,7 +66,7 @@ impl Daemon {
         central: Option<Box<dyn CentralLink>>,
         metrics: Arc<Metrics>,
     ) -> Result<Daemon, StartError> {
-        crate::state_dir::prepare(&config.kiosk.state_dir)?;
+        antrean_host::state_dir::prepare(&config.kiosk.state_dir)?;
         let journal = Journal::open(&config.kiosk.state_dir)?;
         let printer = crate::printer::port::from_config(&config.printer, &config.kiosk.state_dir);
         tracing::info!(printer = %printer.describe(), state_dir = %config.kiosk.state_dir.display(),

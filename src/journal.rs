@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::core::booking::{Booking, JournalState, Slot};
+use antrean_core::booking::{Booking, Slot};
+use antrean_core::checkin::JournalState;
 
 /// A journal problem, with what to do about it.
 #[derive(Debug, thiserror::Error)]

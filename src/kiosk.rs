@@ -12,20 +12,22 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use chrono_tz::Tz;
 
-use crate::central::api::{CheckinRequest, CheckinResponse, PrinterHealth};
-use crate::clock::Clock;
 use crate::config::Config;
-use crate::core::booking::{
-    at_office, checkin_decision, verify, Booking, CheckinDecision, DoubleReadFilter, KeyRing,
-    KnownDay, Reason, Rejection, Rules, TrustedKey,
-};
-use crate::core::framing::Frame;
-use crate::core::manifest::{default_service_name, Manifest};
-use crate::core::printer_status::PrinterStatus;
-use crate::core::ticket::{compose, Ticket, TicketInput};
 use crate::journal::{Journal, JournalError};
 use crate::metrics::Metrics;
 use crate::printer::port::{PrinterError, TicketPrinter};
+use antrean_core::api::{CheckinRequest, CheckinResponse, PrinterHealth};
+use antrean_core::booking::Booking;
+use antrean_core::checkin::{
+    at_office, checkin_decision, verify, CheckinDecision, DoubleReadFilter, KnownDay, Reason,
+    Rejection, Rules,
+};
+use antrean_core::framing::Frame;
+use antrean_core::keys::{KeyRing, TrustedKey};
+use antrean_core::manifest::{default_service_name, Manifest};
+use antrean_core::printer_status::PrinterStatus;
+use antrean_core::ticket::{compose, Ticket, TicketInput};
+use antrean_host::clock::Clock;
 
 /// Longest pause between periodic checks of a printer that cannot be reached.
 const PRINTER_CHECK_MAX: Duration = Duration::from_secs(30);
@@ -141,7 +143,7 @@ pub struct Kiosk {
     /// Pause before the next periodic printer check: `status_every`, or
     /// longer and longer while the printer cannot be reached.
     status_wait: Duration,
-    printer_backoff: crate::central::backoff::Backoff,
+    printer_backoff: antrean_core::backoff::Backoff,
     state_dir: PathBuf,
     kiosk_id: String,
     office_name: String,
@@ -218,7 +220,7 @@ impl Kiosk {
             status_every: Duration::from_secs(config.printer.status_every_seconds.max(1)),
             status_checked: Instant::now(),
             status_wait: Duration::from_secs(config.printer.status_every_seconds.max(1)),
-            printer_backoff: crate::central::backoff::Backoff::new(
+            printer_backoff: antrean_core::backoff::Backoff::new(
                 Duration::from_secs(config.printer.status_every_seconds.max(1)),
                 PRINTER_CHECK_MAX,
             ),
@@ -278,7 +280,7 @@ impl Kiosk {
         self.status_checked = Instant::now();
         let status = self.printer.status();
         self.metrics.attempt("printer_check", status.state.as_str());
-        if status.state == crate::core::printer_status::PrinterState::Offline {
+        if status.state == antrean_core::printer_status::PrinterState::Offline {
             self.status_wait = self.printer_backoff.next_delay(rand::random());
         } else {
             self.printer_backoff.reset();
@@ -866,7 +868,7 @@ pub fn sample_booking(date: NaiveDate) -> Booking {
         booking: "CONTOH-0001".into(),
         number: "A-001".into(),
         date,
-        slot: crate::core::booking::Slot::parse("08:00-09:00").expect("valid slot"),
+        slot: antrean_core::booking::Slot::parse("08:00-09:00").expect("valid slot"),
         service: "KTP-EL".into(),
         masked_name: None,
     }

@@ -8,15 +8,16 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use antrean_core::api::CheckinRequest;
+use antrean_core::checkin::{at_office, preview_booking};
+use antrean_core::keys::KeyRing;
+use antrean_host::clock::Clock;
+use antrean_host::logging::{self, LogFormat};
 use antrean_kiosk::app::{read_token, App, AppOptions};
-use antrean_kiosk::central::api::CheckinRequest;
 use antrean_kiosk::central::client::{CentralClient, ClientError, ManifestFetch};
-use antrean_kiosk::clock::Clock;
 use antrean_kiosk::config::Config;
-use antrean_kiosk::core::booking::{at_office, preview_booking, KeyRing};
 use antrean_kiosk::journal::Journal;
 use antrean_kiosk::kiosk::{compose_ticket, sample_booking, TicketContext};
-use antrean_kiosk::logging::{self, LogFormat};
 use antrean_kiosk::printer::port::from_config;
 use antrean_kiosk::{escpos_decode, manifest_cache};
 

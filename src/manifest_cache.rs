@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::core::manifest::Manifest;
+use antrean_core::manifest::Manifest;
 
 /// The cache directory of a state directory.
 pub fn dir(state_dir: &Path) -> PathBuf {
@@ -71,10 +71,10 @@ pub fn store(state_dir: &Path, manifest: &Manifest) -> Result<PathBuf, CacheErro
         path: path.clone(),
         source,
     };
-    crate::state_dir::create_private_dir(&dir(state_dir)).map_err(err)?;
+    antrean_host::state_dir::create_private_dir(&dir(state_dir)).map_err(err)?;
     let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_vec_pretty(manifest).expect("a manifest serialises");
-    crate::state_dir::write_private(&tmp, &text).map_err(err)?;
+    antrean_host::state_dir::write_private(&tmp, &text).map_err(err)?;
     std::fs::rename(&tmp, &path).map_err(err)?;
     Ok(path)
 }
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn names_are_not_cached() {
-        use crate::core::manifest::{BookingStatus, ManifestBooking};
+        use antrean_core::manifest::{BookingStatus, ManifestBooking};
         let dir = tempfile::tempdir().unwrap();
         let date = NaiveDate::from_ymd_opt(2024, 5, 8).unwrap();
         let booking = |code: &str, name: Option<&str>| ManifestBooking {

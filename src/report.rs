@@ -9,8 +9,8 @@ use std::fmt::Write;
 
 use chrono::NaiveDate;
 
-use crate::core::manifest::{BookingStatus, Manifest};
 use crate::journal::CheckinRecord;
+use antrean_core::manifest::{BookingStatus, Manifest};
 
 /// A day as the journal and the central service see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +156,7 @@ impl DayReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::manifest::ManifestBooking;
+    use antrean_core::manifest::ManifestBooking;
     use chrono::DateTime;
 
     fn rec(booking: &str, printed: bool, sent: bool, reprints: u32) -> CheckinRecord {

@@ -13,11 +13,11 @@ use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::central::backoff::Backoff;
 use crate::config::ScannerConfig;
-use crate::core::framing::{Frame, ScanFramer};
 use crate::kiosk::Event;
 use crate::metrics::Metrics;
+use antrean_core::backoff::Backoff;
+use antrean_core::framing::{Frame, ScanFramer};
 
 /// First pause before reopening a scanner port that failed.
 const REOPEN_FIRST: Duration = Duration::from_millis(250);
@@ -196,7 +196,7 @@ pub fn frames_of(text: &str) -> Vec<Frame> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::booking::MAX_SCAN_BYTES;
+    use antrean_core::booking::MAX_SCAN_BYTES;
     use std::io::Read;
 
     /// Every frame `input` gives, with a channel as small as the daemon's.

@@ -15,10 +15,10 @@ use axum::{Json, Router};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::central::api::PrinterHealth;
 use crate::central::sync::LinkStatus;
-use crate::clock::Clock;
 use crate::metrics::Metrics;
+use antrean_core::api::PrinterHealth;
+use antrean_host::clock::Clock;
 
 /// What `/healthz` reads.
 #[derive(Clone)]

@@ -9,13 +9,13 @@ use std::path::Path;
 use std::sync::mpsc::channel;
 use std::time::Duration;
 
+use antrean_core::api::CallEvent;
+use antrean_host::clock::Clock;
 use antrean_kiosk::audio::{
     assemble, spawn_player, AudioConfig, RecordingSink, Voice, GAP_MS, RATE,
 };
-use antrean_kiosk::central::api::CallEvent;
 use antrean_kiosk::central::board_sync::{run_board, BoardFeed, BoardSyncOptions};
 use antrean_kiosk::central::client::CentralClient;
-use antrean_kiosk::clock::Clock;
 use chrono::DateTime;
 use support::{wait_for, NOW};
 
@@ -156,7 +156,7 @@ fn a_stale_backlog_is_not_read_out() {
         tx.send(c).unwrap();
     }
     let config = AudioConfig {
-        style: antrean_kiosk::core::announce::NumberStyle::Number,
+        style: antrean_core::announce::NumberStyle::Number,
         ..AudioConfig::default()
     };
     let _player = spawn_player(

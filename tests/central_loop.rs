@@ -1,7 +1,8 @@
 //! The whole loop with real processes: `antrean-central` on 127.0.0.1 and
 //! the kiosk daemon headless with pseudo-terminal scanner and printer.
 //! Book -> scan -> ticket -> call -> the kiosk's board; the central service
-//! down while 20 people check in; the event stream cut mid-day.
+//! down while 20 people check in; the event stream cut mid-day; the
+//! embedded demo service keeping its staff token out of the log.
 
 mod support;
 
@@ -327,4 +328,43 @@ fn a_cut_event_stream_catches_up_and_never_goes_back() {
         "calls made during the cut reached the kiosk: {numbers:?}"
     );
     assert_eq!(kiosk_board(&l.kiosk)["notice"], "Istirahat 12.00-13.00");
+}
+
+/// The kiosk's embedded demo mode (`[central] url = "embedded"`) runs the
+/// reference service in-process: its staff token goes to a 0600 file and
+/// never into the log.
+#[test]
+fn the_embedded_service_keeps_its_staff_token_out_of_the_log() {
+    use std::os::unix::fs::PermissionsExt;
+    let office = Office::new("\n[central]\nurl = \"embedded\"\n");
+    let printer = Pty::new();
+    printer.link_at(&office.printer_link);
+    let _printer = PrinterTap::start(printer);
+    let scanner = Pty::new();
+    scanner.link_at(&office.scanner_link);
+    let kiosk = DaemonProcess::start(&office, &[]);
+    let line = kiosk.wait_log("embedded central service listening");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let file = std::path::Path::new(v["staff_token_file"].as_str().expect("the file is named"));
+    assert_eq!(
+        std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let staff = std::fs::read_to_string(file).unwrap().trim().to_string();
+    assert!(staff.starts_with("act1_"), "{staff}");
+    // The kiosk's own token works for the kiosk (its manifest arrives).
+    kiosk.wait_log("manifest updated");
+    let addr = v["addr"].as_str().unwrap();
+    let status = reqwest::blocking::Client::new()
+        .get(format!("http://{addr}/v1/offices/{OFFICE}/staff"))
+        .bearer_auth(&staff)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert!(
+        !kiosk.lines().iter().any(|l| l.contains(&staff)),
+        "the staff token is in the log"
+    );
 }

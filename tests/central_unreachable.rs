@@ -239,13 +239,13 @@ fn kiosk(name: &'static str, url: &str, expect: &'static [&'static str]) -> Kios
     let office = Office::new(&format!(
         "[central]\nurl = \"{url}\"\ntoken = \"tok\"\n\n[status]\nlisten = \"127.0.0.1:0\"\n"
     ));
-    antrean_kiosk::state_dir::prepare(&office.state_dir).unwrap();
+    antrean_host::state_dir::prepare(&office.state_dir).unwrap();
     let journal = antrean_kiosk::journal::Journal::open(&office.state_dir).unwrap();
-    let booking = antrean_kiosk::core::booking::Booking {
+    let booking = antrean_core::booking::Booking {
         booking: "BGR-240508-00123".into(),
         number: "B-015".into(),
         date: chrono::NaiveDate::from_ymd_opt(2024, 5, 8).unwrap(),
-        slot: antrean_kiosk::core::booking::Slot::parse("09:00-10:00").unwrap(),
+        slot: antrean_core::booking::Slot::parse("09:00-10:00").unwrap(),
         service: "KTP-EL".into(),
         masked_name: None,
     };

@@ -1,6 +1,8 @@
-//! What the release binaries link: `cargo tree -e normal` of the shipped
-//! package shows no test machinery (no failpoints, no Slint testing
-//! backend). Tests and benchmarks get those as dev-dependencies only.
+//! What the release binaries and the workspace's crates link: `cargo tree
+//! -e normal` of the shipped package shows no test machinery (no
+//! failpoints, no Slint testing backend; tests and benchmarks get those as
+//! dev-dependencies only); the pure core links no runtime, database, UI,
+//! HTTP or serial crate; the central service links no UI or serial crate.
 
 use std::process::Command;
 
@@ -48,4 +50,37 @@ fn release_binaries_carry_no_test_hooks() {
             "the release build of antrean-kiosk links {forbidden}"
         );
     }
+}
+
+/// Asserts that `package`'s normal tree was read (it holds `expected`)
+/// and holds none of `forbidden`.
+fn assert_tree(package: &str, expected: &str, forbidden: &[&str]) {
+    let tree = normal_tree(package);
+    assert!(
+        tree.iter().any(|c| c == expected),
+        "the tree of {package} was read: {tree:?}"
+    );
+    for forbidden in forbidden {
+        assert!(
+            !tree.iter().any(|c| c == forbidden),
+            "{package} links {forbidden} in its normal dependencies"
+        );
+    }
+}
+
+#[test]
+fn the_core_is_pure_and_the_central_service_has_no_ui() {
+    assert_tree(
+        "antrean-core",
+        "chrono",
+        &[
+            "tokio",
+            "rusqlite",
+            "slint",
+            "reqwest",
+            "axum",
+            "serialport",
+        ],
+    );
+    assert_tree("antrean-central", "axum", &["slint", "serialport"]);
 }

@@ -3,10 +3,11 @@
 //! the SSE parser. A short run is part of the tests; for a long run:
 //! `PROPTEST_CASES=200000 cargo test --release --test fuzz`.
 
-use antrean_kiosk::central::sse::{SseItem, SseParser};
-use antrean_kiosk::core::booking::{verify, KeyRing, Reason, Rules, TrustedKey};
-use antrean_kiosk::core::framing::{Frame, ScanFramer};
-use antrean_kiosk::core::printer_status;
+use antrean_core::checkin::{verify, Reason, Rules};
+use antrean_core::framing::{Frame, ScanFramer};
+use antrean_core::keys::{KeyRing, TrustedKey};
+use antrean_core::printer_status;
+use antrean_core::sse::{SseItem, SseParser};
 use chrono::DateTime;
 use proptest::prelude::*;
 

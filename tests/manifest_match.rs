@@ -11,7 +11,7 @@ use antrean_kiosk::escpos_decode::{decode, Element};
 use support::*;
 
 struct Rig {
-    central: antrean_kiosk::central::server::Central,
+    central: antrean_central::Central,
     _rt: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
     office: Office,
@@ -41,9 +41,9 @@ impl Rig {
     }
 }
 
-fn book(central: &antrean_kiosk::central::server::Central, slot: &str) -> (String, String) {
+fn book(central: &antrean_central::Central, slot: &str) -> (String, String) {
     let b = central
-        .book(&antrean_kiosk::central::api::BookingRequest {
+        .book(&antrean_core::api::BookingRequest {
             date: "2024-05-08".into(),
             slot: slot.into(),
             service: "KK".into(),

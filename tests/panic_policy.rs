@@ -11,7 +11,7 @@ const CHILD: &str = "ANTREAN_PANIC_POLICY_CHILD";
 #[test]
 fn a_panic_on_a_worker_thread_ends_the_process() {
     if std::env::var_os(CHILD).is_some() {
-        antrean_kiosk::logging::exit_on_panic();
+        antrean_host::logging::exit_on_panic();
         let worker = std::thread::Builder::new()
             .name("kiosk".into())
             .spawn(|| panic!("kiosk loop bug"))
@@ -33,7 +33,7 @@ fn a_panic_on_a_worker_thread_ends_the_process() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
-        Some(antrean_kiosk::logging::PANIC_EXIT_CODE),
+        Some(antrean_host::logging::PANIC_EXIT_CODE),
         "{stderr}"
     );
     assert!(stderr.contains("kiosk loop bug"), "{stderr}");

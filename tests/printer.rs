@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 
-use antrean_kiosk::core::printer_status::PrinterState;
+use antrean_core::printer_status::PrinterState;
 use support::*;
 
 /// Valid tokens of the test day's 09:00 session.

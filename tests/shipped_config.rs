@@ -61,7 +61,7 @@ fn the_shipped_config_trusts_no_published_key() {
         !shipped.contains_key("keys"),
         "config/kiosk.example.toml must not trust any key"
     );
-    for (kid, public) in antrean_kiosk::core::booking::PUBLISHED_TEST_KEYS {
+    for (kid, public) in antrean_core::keys::PUBLISHED_TEST_KEYS {
         assert!(!text.contains(public), "the shipped config holds {kid}");
     }
     let out = Command::new(env!("CARGO_BIN_EXE_antrean-kiosk"))

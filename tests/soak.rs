@@ -15,7 +15,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use antrean_kiosk::core::printer_status::PrinterState;
+use antrean_core::printer_status::PrinterState;
 use antrean_kiosk::escpos_decode::{decode, Element};
 use support::*;
 

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use antrean_kiosk::core::booking::{
-    checkin_decision, verify, CheckinDecision, JournalState, KeyRing, KnownDay, Rules, TrustedKey,
+use antrean_core::checkin::{
+    checkin_decision, verify, CheckinDecision, JournalState, KnownDay, Rules,
 };
-use antrean_kiosk::core::manifest::{BookingStatus, Manifest, ManifestBooking};
+use antrean_core::keys::{KeyRing, TrustedKey};
+use antrean_core::manifest::{BookingStatus, Manifest, ManifestBooking};
 use chrono::{DateTime, NaiveDate};
 use serde::Deserialize;
 

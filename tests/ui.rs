@@ -63,7 +63,7 @@ fn kiosk_and_board_as_a_person_uses_them() {
     let (central, addr, clock) = support::inprocess_central(&rt, dir.path(), "ui-token");
     let book = |slot: &str| {
         central
-            .book(&antrean_kiosk::central::api::BookingRequest {
+            .book(&antrean_core::api::BookingRequest {
                 date: "2024-05-08".into(),
                 slot: slot.into(),
                 service: "KTP-EL".into(),

@@ -13,11 +13,11 @@ use std::time::Duration;
 use chrono::NaiveTime;
 use serde::Deserialize;
 
-use crate::central::api::CallEvent;
-use crate::clock::Clock;
-use crate::core::announce::{
+use antrean_core::announce::{
     default_phrase, AnnounceRules, Announcement, AnnouncementQueue, NumberStyle,
 };
+use antrean_core::api::CallEvent;
+use antrean_host::clock::Clock;
 
 /// Sample rate of the clips and of what is played.
 pub const RATE: u32 = 16_000;
@@ -99,7 +99,7 @@ impl AudioConfig {
         self.quiet
             .iter()
             .map(|q| {
-                crate::core::booking::Slot::parse(q)
+                antrean_core::booking::Slot::parse(q)
                     .map(|s| (s.start, s.end))
                     .ok_or_else(|| format!("key `audio.quiet`: {q:?} is not HH:MM-HH:MM"))
             })
@@ -425,7 +425,7 @@ mod tests {
         for letter in 'A'..='Z' {
             for n in [0u32, 1, 15, 120, 999] {
                 for style in [NumberStyle::Digits, NumberStyle::Number] {
-                    let c = crate::core::announce::clips(
+                    let c = antrean_core::announce::clips(
                         &format!("{letter}-{n:03}"),
                         "12",
                         &phrase,

@@ -13,14 +13,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use super::api::BoardEvent;
-use super::backoff::Backoff;
 use super::client::CentralClient;
-use super::sse::{SseItem, SseParser};
 use super::sync::LinkStatus;
-use crate::clock::Clock;
-use crate::core::board::{Applied, BoardState};
 use crate::metrics::Metrics;
+use antrean_core::api::BoardEvent;
+use antrean_core::backoff::Backoff;
+use antrean_core::board::{Applied, BoardState};
+use antrean_core::sse::{SseItem, SseParser};
+use antrean_host::clock::Clock;
 
 /// The board as the screens see it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,7 +42,7 @@ pub struct BoardSyncOptions {
     /// Longest pause between reconnection tries.
     pub retry_max: Duration,
     /// Every applied call also goes here (the spoken announcements).
-    pub calls: Option<std::sync::mpsc::Sender<super::api::CallEvent>>,
+    pub calls: Option<std::sync::mpsc::Sender<antrean_core::api::CallEvent>>,
 }
 
 impl Default for BoardSyncOptions {
@@ -274,8 +274,8 @@ async fn stream(
                     }
                     SseItem::Oversized => {
                         tracing::warn!(
-                            max_line = super::sse::MAX_LINE,
-                            max_event = super::sse::MAX_EVENT,
+                            max_line = antrean_core::sse::MAX_LINE,
+                            max_event = antrean_core::sse::MAX_EVENT,
                             "the central service sent an oversized line or event; reconnecting"
                         );
                         end = Some(StreamEnd::Reconnect);

@@ -14,11 +14,11 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use reqwest::{header, StatusCode};
 
-use super::api::{
+use antrean_core::api::{
     is_definitive_refusal, ApiError, BoardSnapshot, CheckinRequest, CheckinResponse, HealthReport,
     API_PREFIX,
 };
-use crate::core::manifest::Manifest;
+use antrean_core::manifest::Manifest;
 
 /// Largest manifest accepted (a busy office's day is well under 2 MiB).
 pub const MAX_MANIFEST_BYTES: usize = 8 << 20;
@@ -243,7 +243,7 @@ impl CentralClient {
             .headers()
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| super::backoff::parse_retry_after(v, chrono::Utc::now()));
+            .and_then(|v| antrean_core::backoff::parse_retry_after(v, chrono::Utc::now()));
         let code = status.as_u16();
         Err(match status {
             StatusCode::UNAUTHORIZED => ClientError::Unauthorized,

@@ -1,11 +1,8 @@
-//! The central booking service: its wire types, the kiosk's client and
-//! sync tasks, and the reference server (`antrean-central`).
+//! The kiosk's side of the central booking service: its HTTP client and
+//! the sync tasks (check-ins, health, manifest, the board's event stream).
+//! The wire types are `antrean_core::api`; the reference service is the
+//! `antrean-central` crate.
 
-pub mod api;
-pub mod backoff;
 pub mod board_sync;
-
 pub mod client;
-pub mod server;
-pub mod sse;
 pub mod sync;

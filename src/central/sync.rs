@@ -19,14 +19,14 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::{watch, Notify};
 
-use super::api::{CheckinRequest, HealthReport, PrinterHealth};
-use super::backoff::Backoff;
 use super::client::{CentralClient, ClientError, ManifestFetch, Retry};
-use crate::clock::Clock;
-use crate::core::booking::at_office;
 use crate::journal::{CheckinRecord, Journal};
 use crate::kiosk::{CentralLink, Event, SendResult};
 use crate::metrics::Metrics;
+use antrean_core::api::{CheckinRequest, HealthReport, PrinterHealth};
+use antrean_core::backoff::Backoff;
+use antrean_core::checkin::at_office;
+use antrean_host::clock::Clock;
 
 /// The outbox looks at the journal this often when it is empty (a new
 /// check-in nudges it sooner).

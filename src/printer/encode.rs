@@ -14,7 +14,7 @@ use escpos::utils::{
     JustifyMode, PageCode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption,
 };
 
-use crate::core::ticket::{ascii, Ticket};
+use antrean_core::ticket::{ascii, Ticket};
 
 /// An `escpos` driver that keeps what it is given.
 #[derive(Clone, Default)]
@@ -154,7 +154,7 @@ mod tests {
     use crate::escpos_decode::{decode, Align, Element};
 
     fn ticket(columns: u8, reprint: bool, number: &str) -> Ticket {
-        use crate::core::booking::{Booking, Slot};
+        use antrean_core::booking::{Booking, Slot};
         let booking = Booking {
             booking: "BGR-240508-00123".into(),
             number: number.into(),
@@ -167,7 +167,7 @@ mod tests {
             "Harap menunggu panggilan di layar.".to_string(),
             "Simpan tiket ini.".into(),
         ];
-        crate::core::ticket::compose(&crate::core::ticket::TicketInput {
+        antrean_core::ticket::compose(&antrean_core::ticket::TicketInput {
             columns,
             office_name: "Dinas Kependudukan dan Pencatatan Sipil Kota Bogor",
             booking: &booking,

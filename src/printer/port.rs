@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::config::PrinterConfig;
-use crate::core::printer_status::{PrinterState, PrinterStatus, STATUS_QUERY};
+use antrean_core::printer_status::{PrinterState, PrinterStatus, STATUS_QUERY};
 
 /// Why a ticket did not reach the printer, with what staff should check.
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +170,7 @@ impl SerialPrinter {
                 format!("the printer on {path} does not answer status queries (check power, cable and baud {baud})"),
             );
         }
-        match crate::core::printer_status::decode(replies) {
+        match antrean_core::printer_status::decode(replies) {
             Ok(s) => s,
             Err(e) => PrinterStatus::new(PrinterState::Error, format!("{e}: check the baud rate")),
         }

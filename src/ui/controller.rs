@@ -15,16 +15,16 @@ use super::model::{
     board_view, date_and_clock, free_session_rows, open_session_text, result_view, UiAction,
 };
 use super::{board_adapter, BoardWindow, KioskWindow};
-use crate::central::api::PrinterHealth;
 use crate::central::board_sync::BoardFeed;
 use crate::central::client::{CentralClient, ManifestFetch};
 use crate::central::sync::LinkStatus;
-use crate::clock::Clock;
 use crate::config::Config;
-use crate::core::booking::{at_office, Rules};
-use crate::core::framing::Frame;
-use crate::core::manifest::Manifest;
 use crate::kiosk::{Event, ScanReport};
+use antrean_core::api::PrinterHealth;
+use antrean_core::checkin::{at_office, Rules};
+use antrean_core::framing::Frame;
+use antrean_core::manifest::Manifest;
+use antrean_host::clock::Clock;
 
 /// Everything the screens read from the rest of the process.
 pub struct Sources {
@@ -203,7 +203,7 @@ impl Controller {
         let days = self.walkin_days();
         let refs: Vec<&Manifest> = manifests.iter().collect();
         let schedule = self.config.walkin.schedule();
-        let free = crate::core::walkin::free_sessions(
+        let free = antrean_core::walkin::free_sessions(
             &schedule,
             &days,
             &refs,
@@ -236,13 +236,13 @@ impl Controller {
         let days = self.walkin_days();
         let today = self.src.manifest.borrow().clone();
         let refs: Vec<&Manifest> = today.iter().map(|m| m.as_ref()).collect();
-        let free = crate::core::walkin::free_sessions(
+        let free = antrean_core::walkin::free_sessions(
             &self.config.walkin.schedule(),
             &days,
             &refs,
             self.office_now().naive_local(),
         );
-        let lines = crate::core::walkin::slip_lines(
+        let lines = antrean_core::walkin::slip_lines(
             &free,
             self.rules.timezone,
             &self.config.walkin.office_hours,

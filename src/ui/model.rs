@@ -5,11 +5,12 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
-use crate::core::board::BoardState;
-use crate::core::booking::{is_open, Reason, Rules, Slot};
-use crate::core::locale::{date_en, jam, printer_fault_message, rejection_message, tanggal, zona};
-use crate::core::manifest::{default_service_name, Manifest};
 use crate::kiosk::{Outcome, ScanReport};
+use antrean_core::board::BoardState;
+use antrean_core::booking::Slot;
+use antrean_core::checkin::{is_open, Reason, Rules};
+use antrean_core::locale::{date_en, jam, printer_fault_message, rejection_message, tanggal, zona};
+use antrean_core::manifest::{default_service_name, Manifest};
 
 /// What a person did on the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,7 +279,7 @@ pub fn board_view(
 
 /// One row of the walk-in screen: (`Rabu, 08 Mei 2024`, `13.00-14.00 WIB`, `12 tempat`).
 pub fn free_session_rows(
-    sessions: &[crate::core::walkin::FreeSession],
+    sessions: &[antrean_core::walkin::FreeSession],
     tz: Tz,
     limit: usize,
 ) -> Vec<(String, String, String)> {

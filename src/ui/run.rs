@@ -12,9 +12,9 @@ use slint::ComponentHandle;
 use super::controller::{Controller, Sources};
 use super::{board_adapter, kiosk_adapter};
 use crate::app::{App, AppError, AppOptions};
-use crate::clock::Clock;
 use crate::config::{Config, UiRole};
 use crate::daemon::ScanSource;
+use antrean_host::clock::Clock;
 
 /// Why the screens could not run.
 #[derive(Debug, thiserror::Error)]
@@ -129,15 +129,15 @@ fn demo_codes(config: &Config, clock: Clock) -> Vec<String> {
         .filter_map(|l| {
             let mut parts = l.split_whitespace();
             let (number, slot, code) = (parts.next()?, parts.next()?, parts.next()?);
-            (number.contains('-') && crate::core::booking::is_booking_code(code))
+            (number.contains('-') && antrean_core::booking::is_booking_code(code))
                 .then(|| (slot.to_string(), code.to_string()))
         })
         .collect();
-    let now = crate::core::booking::at_office(clock.now(), config.timezone());
+    let now = antrean_core::checkin::at_office(clock.now(), config.timezone());
     let rules = config.rules();
     let open = |slot: &str| {
-        crate::core::booking::Slot::parse(slot)
-            .is_some_and(|s| crate::core::booking::is_open(now.date_naive(), s, now, &rules))
+        antrean_core::booking::Slot::parse(slot)
+            .is_some_and(|s| antrean_core::checkin::is_open(now.date_naive(), s, now, &rules))
     };
     let mut codes: Vec<String> = samples
         .iter()

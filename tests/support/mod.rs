@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use antrean_kiosk::core::printer_status::{replies_for, PrinterState};
+use antrean_core::printer_status::{replies_for, PrinterState};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
@@ -556,6 +556,27 @@ impl Scanner {
     }
 }
 
+/// The `antrean-central` executable, next to this test executable
+/// (`target/<profile>/antrean-central`). It belongs to another package of
+/// the workspace, so `CARGO_BIN_EXE_antrean-central` does not exist here;
+/// plain `cargo test` at the top builds it (every default member) before
+/// any test runs.
+pub fn central_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the running test executable");
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>/antrean-central
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|profile_dir| profile_dir.join("antrean-central"));
+    match bin {
+        Some(bin) if bin.is_file() => bin,
+        bin => panic!(
+            "the antrean-central binary is not built ({}): run the whole `cargo test` at the top of the workspace, or `cargo build -p antrean-central` (add --release for release tests) before this test",
+            bin.map(|b| b.display().to_string()).unwrap_or_else(|| exe.display().to_string())
+        ),
+    }
+}
+
 /// The real `antrean-central` binary on 127.0.0.1.
 pub struct CentralProcess {
     pub child: Child,
@@ -571,7 +592,7 @@ pub const CENTRAL_ADMIN_TOKEN: &str = "loop-admin-token-for-tests";
 
 /// Runs `antrean-central token import` with `secret` on stdin.
 pub fn import_token(config: &Path, secret: &str, args: &[&str]) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_antrean-central"))
+    let mut child = Command::new(central_bin())
         .args(["token", "import", "--config"])
         .arg(config)
         .args(args)
@@ -627,7 +648,7 @@ impl CentralProcess {
                 &["--role", "admin", "--office", OFFICE],
             );
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_antrean-central"))
+        let mut child = Command::new(central_bin())
             .args(["serve", "--config"])
             .arg(&config)
             .args(["--listen", listen])
@@ -732,11 +753,11 @@ pub fn inprocess_central(
     dir: &Path,
     token: &str,
 ) -> (
-    antrean_kiosk::central::server::Central,
+    antrean_central::Central,
     std::net::SocketAddr,
-    antrean_kiosk::clock::Clock,
+    antrean_host::clock::Clock,
 ) {
-    use antrean_kiosk::central::server::auth::Role;
+    use antrean_central::auth::Role;
     inprocess_central_with(rt, dir, &[(token, Role::Admin, None)])
 }
 
@@ -744,20 +765,14 @@ pub fn inprocess_central(
 pub fn inprocess_central_with(
     rt: &tokio::runtime::Runtime,
     dir: &Path,
-    tokens: &[(
-        &str,
-        antrean_kiosk::central::server::auth::Role,
-        Option<&str>,
-    )],
+    tokens: &[(&str, antrean_central::auth::Role, Option<&str>)],
 ) -> (
-    antrean_kiosk::central::server::Central,
+    antrean_central::Central,
     std::net::SocketAddr,
-    antrean_kiosk::clock::Clock,
+    antrean_host::clock::Clock,
 ) {
-    use antrean_kiosk::central::server::{
-        keys::KeyStore, serve, store::Store, Central, CentralSettings,
-    };
-    let clock = antrean_kiosk::clock::Clock::starting_at(
+    use antrean_central::{keys::KeyStore, serve, store::Store, Central, CentralSettings};
+    let clock = antrean_host::clock::Clock::starting_at(
         chrono::DateTime::parse_from_rfc3339(NOW).unwrap().to_utc(),
     );
     let central = Central::new(
@@ -781,12 +796,8 @@ pub fn inprocess_central_with(
 
 /// Books a place in `slot` on the vectors' day at the in-process central
 /// service and checks it in from kiosk `kiosk`; returns the queue number.
-pub fn book_and_check_in(
-    central: &antrean_kiosk::central::server::Central,
-    slot: &str,
-    kiosk: &str,
-) -> String {
-    use antrean_kiosk::central::api::{BookingRequest, CheckinRequest};
+pub fn book_and_check_in(central: &antrean_central::Central, slot: &str, kiosk: &str) -> String {
+    use antrean_core::api::{BookingRequest, CheckinRequest};
     let b = central
         .book(&BookingRequest {
             date: "2024-05-08".into(),

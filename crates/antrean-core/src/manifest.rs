@@ -5,7 +5,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::booking::{is_booking_code, Booking, Slot, TrustedKey};
+use crate::booking::{is_booking_code, Booking, Slot};
+use crate::keys::TrustedKey;
 
 /// A booking's status as the central service knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

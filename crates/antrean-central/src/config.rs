@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::limits::Limits;
-use super::rules::{BookingRules, MAX_PREFIX_LEN};
-use super::{CentralSettings, SessionDef};
+use crate::limits::Limits;
+use crate::rules::{BookingRules, MAX_PREFIX_LEN};
+use crate::{CentralSettings, SessionDef};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -277,7 +277,7 @@ impl CentralFile {
                 self.office.timezone
             )
         })?;
-        if !super::auth::is_identifier(&self.office.id) {
+        if !crate::auth::is_identifier(&self.office.id) {
             return Err(format!(
                 "key `office.id`: {:?} must be 1-64 lower-case letters, digits, - or _",
                 self.office.id
@@ -299,7 +299,7 @@ impl CentralFile {
                 .collect();
         }
         for (i, x) in s.sessions.iter().enumerate() {
-            if crate::core::booking::Slot::parse(&x.slot).is_none() {
+            if antrean_core::booking::Slot::parse(&x.slot).is_none() {
                 return Err(format!(
                     "key `sessions[{i}].slot`: {:?} is not HH:MM-HH:MM",
                     x.slot
@@ -321,7 +321,7 @@ impl CentralFile {
                 .collect();
         }
         let prefix_ok = s.booking_prefix.len() <= MAX_PREFIX_LEN
-            && crate::core::booking::is_booking_code(&super::rules::booking_code(
+            && antrean_core::booking::is_booking_code(&crate::rules::booking_code(
                 &s.booking_prefix,
                 chrono::NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default(),
                 1,

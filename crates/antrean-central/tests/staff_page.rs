@@ -13,7 +13,7 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use antrean_kiosk::central::api::{HealthReport, PrinterHealth};
+use antrean_core::api::{HealthReport, PrinterHealth};
 use fantoccini::{Client, ClientBuilder, Locator};
 use support::*;
 
@@ -101,7 +101,7 @@ async fn click(c: &Client, id: &str) {
         .unwrap();
 }
 
-fn serving(central: &antrean_kiosk::central::server::Central, counter: &str) -> Option<String> {
+fn serving(central: &antrean_central::Central, counter: &str) -> Option<String> {
     central
         .board()
         .unwrap()
@@ -115,7 +115,7 @@ fn serving(central: &antrean_kiosk::central::server::Central, counter: &str) -> 
 fn a_clerk_calls_recalls_and_finishes_from_the_staff_page() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    use antrean_kiosk::central::server::auth::Role;
+    use antrean_central::auth::Role;
     let (central, addr, _clock) = inprocess_central_with(
         &rt,
         dir.path(),
@@ -239,10 +239,7 @@ fn the_page_is_served_with_strict_security_headers() {
         let resp = http.get(format!("http://{addr}{path}")).send().unwrap();
         let h = resp.headers();
         for (name, want) in [
-            (
-                "content-security-policy",
-                antrean_kiosk::central::server::routes::CSP,
-            ),
+            ("content-security-policy", antrean_central::routes::CSP),
             ("x-frame-options", "DENY"),
             ("cache-control", "no-store"),
             ("x-content-type-options", "nosniff"),
@@ -255,7 +252,7 @@ fn the_page_is_served_with_strict_security_headers() {
             );
         }
     }
-    let csp = antrean_kiosk::central::server::routes::CSP;
+    let csp = antrean_central::routes::CSP;
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
     let html = http
         .get(format!("http://{addr}/"))

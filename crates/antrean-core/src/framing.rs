@@ -3,7 +3,7 @@
 //! noise become [`Frame::Garbage`] (rejected as `invalid_format`) and never
 //! bleed into the next scan. Empty frames (a stray CR or LF) are dropped.
 
-use super::booking::MAX_SCAN_BYTES;
+use crate::booking::MAX_SCAN_BYTES;
 
 /// One framed read from the scanner.
 #[derive(Debug, Clone, PartialEq, Eq)]

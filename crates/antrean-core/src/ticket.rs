@@ -6,8 +6,8 @@
 use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
 
-use super::booking::Booking;
-use super::locale::{jam, tanggal, tanggal_jam, zona};
+use crate::booking::Booking;
+use crate::locale::{jam, tanggal, tanggal_jam, zona};
 
 /// The ticket, ready to encode. All strings are printable ASCII.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +158,7 @@ pub fn wrap(s: &str, cols: usize, max_lines: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::booking::Slot;
+    use crate::booking::Slot;
     use chrono::NaiveDate;
 
     fn booking() -> Booking {

@@ -10,8 +10,8 @@ use std::path::Path;
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::auth::{Principal, Role, TokenInfo};
-use crate::core::manifest::BookingStatus;
+use crate::auth::{Principal, Role, TokenInfo};
+use antrean_core::manifest::BookingStatus;
 
 /// A token row to insert: only the hash of the secret.
 #[derive(Debug, Clone)]

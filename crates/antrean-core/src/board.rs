@@ -3,7 +3,7 @@
 //! (applied, duplicate, gap, reset). It never goes backwards: an older
 //! snapshot or an event at or below the current `seq` changes nothing.
 
-use crate::central::api::{
+use crate::api::{
     BoardCounter, BoardEvent, BoardSnapshot, CallEvent, RecentCall, Serving, Waiting,
 };
 
@@ -241,7 +241,7 @@ impl BoardState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::central::api::{CheckinEvent, CounterEvent, NoticeEvent, ResetEvent};
+    use crate::api::{CheckinEvent, CounterEvent, NoticeEvent, ResetEvent};
 
     fn snap(seq: u64) -> BoardSnapshot {
         BoardSnapshot {

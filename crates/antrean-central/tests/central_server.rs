@@ -5,14 +5,15 @@
 
 use std::time::Duration;
 
-use antrean_kiosk::central::api::{BoardEvent, BookingResponse, CheckinResponse};
-use antrean_kiosk::central::server::auth::Role;
-use antrean_kiosk::central::server::keys::KeyStore;
-use antrean_kiosk::central::server::store::Store;
-use antrean_kiosk::central::server::{serve, Central, CentralSettings};
-use antrean_kiosk::central::sse::{SseItem, SseParser};
-use antrean_kiosk::clock::Clock;
-use antrean_kiosk::core::booking::{at_office, verify, KeyRing, Rules, TrustedKey};
+use antrean_central::auth::Role;
+use antrean_central::keys::KeyStore;
+use antrean_central::store::Store;
+use antrean_central::{serve, Central, CentralSettings};
+use antrean_core::api::{BoardEvent, BookingResponse, CheckinResponse};
+use antrean_core::checkin::{at_office, verify, Rules};
+use antrean_core::keys::{KeyRing, TrustedKey};
+use antrean_core::sse::{SseItem, SseParser};
+use antrean_host::clock::Clock;
 use chrono::DateTime;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
 
-use super::booking::Slot;
-use super::manifest::{BookingStatus, Manifest};
+use crate::booking::Slot;
+use crate::manifest::{BookingStatus, Manifest};
 
 /// The office's opening days.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,8 +123,8 @@ pub fn slip_lines(
     desk: &str,
     columns: u8,
 ) -> Vec<String> {
-    use super::locale::{bulan, hari, zona};
-    use super::ticket::{ascii, wrap};
+    use crate::locale::{bulan, hari, zona};
+    use crate::ticket::{ascii, wrap};
     let cols = usize::from(columns);
     let mut lines = vec!["Sesi yang masih tersedia:".to_string()];
     if free.is_empty() {
@@ -159,7 +159,7 @@ pub fn slip_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::manifest::{ManifestBooking, Session};
+    use crate::manifest::{ManifestBooking, Session};
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

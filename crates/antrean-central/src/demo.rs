@@ -8,10 +8,10 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 
-use super::store::Queries;
-use super::{Central, StoredBooking};
-use crate::central::api::{BookingRequest, CheckinRequest};
-use crate::core::manifest::BookingStatus;
+use crate::store::Queries;
+use crate::{Central, StoredBooking};
+use antrean_core::api::{BookingRequest, CheckinRequest};
+use antrean_core::manifest::BookingStatus;
 
 /// What the demo seeding made.
 #[derive(Debug, Clone)]
@@ -44,12 +44,12 @@ pub fn seed_demo(
     central: &Central,
     date: NaiveDate,
     seed: u64,
-) -> Result<DemoSummary, super::ApiFailure> {
+) -> Result<DemoSummary, crate::ApiFailure> {
     let existing = central
         .store()
         .conn()
         .bookings_on(date)
-        .map_err(super::ApiFailure::from)?;
+        .map_err(crate::ApiFailure::from)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     if existing.is_empty() {
         let services: Vec<String> = central
@@ -79,7 +79,7 @@ pub fn seed_demo(
         .store()
         .conn()
         .bookings_on(date)
-        .map_err(super::ApiFailure::from)?;
+        .map_err(crate::ApiFailure::from)?;
     let mut samples = Vec::new();
     for s in &central.settings().sessions {
         for b in day
@@ -175,7 +175,7 @@ fn simulate_round(central: &Central, counter: &str) {
     // Someone whose session is open arrives at the other kiosk.
     let open = day.iter().find(|b| {
         b.status == BookingStatus::Booked
-            && crate::core::booking::Slot::parse(&b.slot).is_some_and(|s| {
+            && antrean_core::booking::Slot::parse(&b.slot).is_some_and(|s| {
                 time >= s.start - chrono::Duration::minutes(30)
                     && time <= s.end + chrono::Duration::minutes(15)
             })

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
 
-use crate::core::manifest::ManifestKey;
+use antrean_core::manifest::ManifestKey;
 
 /// A key directory problem.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +52,7 @@ impl KeyStore {
             dir: dir.to_path_buf(),
             reason: e.to_string(),
         };
-        crate::state_dir::create_private_dir(dir).map_err(err)?;
+        antrean_host::state_dir::create_private_dir(dir).map_err(err)?;
         let path = dir.join(format!("{kid}.key"));
         if path.exists() {
             return Err(KeyError::Dir {
@@ -62,9 +62,9 @@ impl KeyStore {
         }
         let mut seed = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-        crate::state_dir::write_private(&path, URL_SAFE_NO_PAD.encode(seed).as_bytes())
+        antrean_host::state_dir::write_private(&path, URL_SAFE_NO_PAD.encode(seed).as_bytes())
             .map_err(err)?;
-        crate::state_dir::write_private(&dir.join("active"), kid.as_bytes()).map_err(err)?;
+        antrean_host::state_dir::write_private(&dir.join("active"), kid.as_bytes()).map_err(err)?;
         let key = SigningKey::from_bytes(&seed);
         Ok(URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()))
     }

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate};
 
-use crate::core::booking::Slot;
+use antrean_core::booking::Slot;
 
 /// Limits and windows of the rules (from `[rules]` in the configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,7 +234,10 @@ mod tests {
             NaiveDate::from_ymd_opt(9999, 12, 31).unwrap(),
             99999,
         );
-        assert!(crate::core::booking::is_booking_code(&longest), "{longest}");
+        assert!(
+            antrean_core::booking::is_booking_code(&longest),
+            "{longest}"
+        );
     }
 
     #[test]

@@ -13,13 +13,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use antrean_kiosk::central::api::{BookingRequest, CheckinRequest};
-use antrean_kiosk::central::server::auth::Role;
-use antrean_kiosk::central::server::keys::KeyStore;
-use antrean_kiosk::central::server::store::Store;
-use antrean_kiosk::central::server::{maintenance, serve, Central, CentralSettings};
-use antrean_kiosk::central::sse::{SseItem, SseParser};
-use antrean_kiosk::clock::Clock;
+use antrean_central::auth::Role;
+use antrean_central::keys::KeyStore;
+use antrean_central::store::Store;
+use antrean_central::{maintenance, serve, Central, CentralSettings};
+use antrean_core::api::{BookingRequest, CheckinRequest};
+use antrean_core::sse::{SseItem, SseParser};
+use antrean_host::clock::Clock;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::{wait_for, LIMIT, NOW, OFFICE};
@@ -635,7 +635,7 @@ async fn codes_of_dates_a_century_apart_do_not_collide() {
     }
     assert_eq!(codes, ["BGR-20240508-00001", "BGR-21240508-00001"]);
     for c in &codes {
-        assert!(antrean_kiosk::core::booking::is_booking_code(c), "{c}");
+        assert!(antrean_core::booking::is_booking_code(c), "{c}");
     }
 }
 
@@ -1238,34 +1238,5 @@ fn the_services_loops_do_not_spin_when_the_database_fails() {
     assert!(
         (1..=8).contains(&failures),
         "{failures} failed pruning rounds in {wall:?} (one a second)"
-    );
-}
-
-#[test]
-fn the_embedded_service_keeps_its_staff_token_out_of_the_log() {
-    use std::os::unix::fs::PermissionsExt;
-    let office = support::Office::new("\n[central]\nurl = \"embedded\"\n");
-    let printer = support::Pty::new();
-    printer.link_at(&office.printer_link);
-    let _printer = support::PrinterTap::start(printer);
-    let scanner = support::Pty::new();
-    scanner.link_at(&office.scanner_link);
-    let kiosk = support::DaemonProcess::start(&office, &[]);
-    let line = kiosk.wait_log("embedded central service listening");
-    let v: Value = serde_json::from_str(&line).unwrap();
-    let file = Path::new(v["staff_token_file"].as_str().expect("the file is named"));
-    assert_eq!(
-        std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    let staff = std::fs::read_to_string(file).unwrap().trim().to_string();
-    assert!(staff.starts_with("act1_"), "{staff}");
-    // The kiosk's own token works for the kiosk (its manifest arrives).
-    kiosk.wait_log("manifest updated");
-    let addr = v["addr"].as_str().unwrap();
-    assert_eq!(get_status(addr, "/staff", &staff), 200);
-    assert!(
-        !kiosk.lines().iter().any(|l| l.contains(&staff)),
-        "the staff token is in the log"
     );
 }

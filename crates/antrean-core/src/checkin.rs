@@ -1,38 +1,19 @@
-//! Booking verification and the check-in rules of `docs/booking-qr.md`.
+//! The check-in rules of `docs/booking-qr.md`.
 //!
 //! Pure: the scan, the trusted keys, the manifest and the moment are passed
 //! in; nothing here reads a clock, a file or the network. The journal's view
 //! of a booking (checked in? how many reprints?) is applied in a second step,
 //! [`checkin_decision`], so that the caller can look it up in between.
 
-use std::collections::HashMap;
-
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike};
 use chrono_tz::Tz;
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use ed25519_dalek::Verifier;
 use serde::{Deserialize, Serialize};
 
-use super::manifest::{BookingStatus, Manifest};
-
-/// A whole scan longer than this is rejected before any decoding.
-pub const MAX_SCAN_BYTES: usize = 1024;
-/// A token payload that decodes to more than this is rejected.
-pub const MAX_PAYLOAD_BYTES: usize = 768;
-/// The literal prefix of a version-1 signed token.
-pub const TOKEN_PREFIX: &str = "AQ1.";
-
-/// Keys whose private halves are public (the booking-QR spec's test
-/// vectors): anyone can sign tokens with them. `(kid, public key)`.
-pub const PUBLISHED_TEST_KEYS: [(&str, &str); 2] = [
-    ("k2024a", "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q"),
-    ("k2024b", "y3QRZDmSofskewOyX1jhu_WuiWvrhxTZ20DjGB8zn1w"),
-];
-
-/// The one office id that may trust [`PUBLISHED_TEST_KEYS`] (demos,
-/// training): no real office can be named like this by accident.
-pub const DEMO_OFFICE: &str = "demo";
+use crate::booking::{Booking, ScanKind, Slot};
+use crate::keys::KeyRing;
+use crate::manifest::{BookingStatus, Manifest};
+use crate::token::{parse_scan, Parsed};
 
 /// Why a scan was not accepted. The `snake_case` names are the spec's reason
 /// codes, used in logs, in the journal and on the wire.
@@ -94,185 +75,6 @@ impl Reason {
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())
-    }
-}
-
-/// A one-hour session, `HH:MM-HH:MM` in office time, start before end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Slot {
-    pub start: NaiveTime,
-    pub end: NaiveTime,
-}
-
-impl Slot {
-    /// Parses `HH:MM-HH:MM` strictly (two digits each, start before end).
-    pub fn parse(s: &str) -> Option<Slot> {
-        let b = s.as_bytes();
-        if b.len() != 11 || b[5] != b'-' {
-            return None;
-        }
-        let start = parse_hhmm(&s[..5])?;
-        let end = parse_hhmm(&s[6..])?;
-        (start < end).then_some(Slot { start, end })
-    }
-
-    /// Wire form `HH:MM-HH:MM`.
-    pub fn wire(&self) -> String {
-        format!(
-            "{}-{}",
-            self.start.format("%H:%M"),
-            self.end.format("%H:%M")
-        )
-    }
-
-    /// Indonesian display form `HH.MM-HH.MM`.
-    pub fn display(&self) -> String {
-        format!(
-            "{}-{}",
-            self.start.format("%H.%M"),
-            self.end.format("%H.%M")
-        )
-    }
-}
-
-impl std::fmt::Display for Slot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.wire())
-    }
-}
-
-fn parse_hhmm(s: &str) -> Option<NaiveTime> {
-    let b = s.as_bytes();
-    if b.len() != 5 || b[2] != b':' || !b[..2].iter().chain(&b[3..]).all(u8::is_ascii_digit) {
-        return None;
-    }
-    NaiveTime::from_hms_opt(s[..2].parse().ok()?, s[3..].parse().ok()?, 0)
-}
-
-/// Parses `YYYY-MM-DD` strictly.
-pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-}
-
-/// True for a booking code: `^[A-Z0-9][A-Z0-9-]{3,31}$`.
-pub fn is_booking_code(s: &str) -> bool {
-    let b = s.as_bytes();
-    (4..=32).contains(&b.len())
-        && (b[0].is_ascii_uppercase() || b[0].is_ascii_digit())
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'-')
-}
-
-/// Queue numbers as printed and called: upper-case letters, digits and dashes.
-fn is_queue_number(s: &str) -> bool {
-    (1..=16).contains(&s.len())
-        && s.bytes()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'-')
-}
-
-fn is_short_word(s: &str, max: usize) -> bool {
-    (1..=max).contains(&s.len())
-        && s.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-}
-
-/// A verified booking: everything the kiosk needs to check someone in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Booking {
-    pub booking: String,
-    pub number: String,
-    pub date: NaiveDate,
-    pub slot: Slot,
-    pub service: String,
-    /// Already masked by the central service, if given at all.
-    pub masked_name: Option<String>,
-}
-
-/// How the booking reached the kiosk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScanKind {
-    Token,
-    Code,
-}
-
-/// A public key the kiosk trusts for `AQ1.` tokens.
-#[derive(Debug, Clone)]
-pub struct TrustedKey {
-    pub kid: String,
-    pub key: VerifyingKey,
-}
-
-/// The key text is not a valid Ed25519 public key.
-#[derive(Debug, thiserror::Error)]
-#[error("not a 32-byte Ed25519 public key in base64url without padding")]
-pub struct BadKey;
-
-impl TrustedKey {
-    /// Builds a key from its base64url (no padding) form.
-    pub fn from_base64(kid: &str, public_key: &str) -> Result<TrustedKey, BadKey> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(public_key.trim())
-            .map_err(|_| BadKey)?;
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| BadKey)?;
-        let key = VerifyingKey::from_bytes(&arr).map_err(|_| BadKey)?;
-        Ok(TrustedKey {
-            kid: kid.to_string(),
-            key,
-        })
-    }
-
-    /// The published test key this is, if it is one (see
-    /// [`PUBLISHED_TEST_KEYS`]), by its published kid.
-    pub fn published_as(&self) -> Option<&'static str> {
-        let mine = URL_SAFE_NO_PAD.encode(self.key.to_bytes());
-        PUBLISHED_TEST_KEYS
-            .iter()
-            .find(|(_, public)| *public == mine)
-            .map(|(kid, _)| *kid)
-    }
-
-    /// True when `office` may trust this key: any key but a published
-    /// test key, which only the demo office may trust.
-    pub fn trustworthy_for(&self, office: &str) -> bool {
-        office == DEMO_OFFICE || self.published_as().is_none()
-    }
-}
-
-/// The set of trusted keys by `kid` (configuration plus manifests).
-#[derive(Debug, Clone, Default)]
-pub struct KeyRing {
-    keys: HashMap<String, VerifyingKey>,
-}
-
-impl KeyRing {
-    pub fn new(keys: impl IntoIterator<Item = TrustedKey>) -> KeyRing {
-        let mut ring = KeyRing::default();
-        ring.extend(keys);
-        ring
-    }
-
-    /// Adds keys; a later key with the same `kid` replaces the earlier one.
-    pub fn extend(&mut self, keys: impl IntoIterator<Item = TrustedKey>) {
-        for k in keys {
-            self.keys.insert(k.kid, k.key);
-        }
-    }
-
-    pub fn get(&self, kid: &str) -> Option<&VerifyingKey> {
-        self.keys.get(kid)
-    }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 }
 
@@ -374,108 +176,6 @@ impl<'a> KnownDay<'a> {
     }
 }
 
-#[derive(Deserialize)]
-struct Payload {
-    kid: Option<String>,
-    office: Option<String>,
-    booking: Option<String>,
-    date: Option<String>,
-    slot: Option<String>,
-    service: Option<String>,
-    number: Option<String>,
-    #[serde(default)]
-    name: Option<serde_json::Value>,
-}
-
-/// What a scan is, before any check of time or manifest.
-enum Parsed {
-    Token {
-        kid: String,
-        office: String,
-        booking: Box<Booking>,
-        signed: String,
-        signature: Signature,
-    },
-    Code(String),
-}
-
-fn parse_scan(raw: &str) -> Result<Parsed, Rejection> {
-    let invalid = || Rejection::new(Reason::InvalidFormat);
-    if raw.len() > MAX_SCAN_BYTES {
-        return Err(invalid());
-    }
-    let scan = raw.trim();
-    if let Some(rest) = scan.strip_prefix(TOKEN_PREFIX) {
-        let mut parts = rest.split('.');
-        let (Some(payload_b64), Some(sig_b64), None) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid());
-        };
-        // Decoded size is known from the encoded length: refuse before decoding.
-        if payload_b64.len() / 4 * 3 + (payload_b64.len() % 4) > MAX_PAYLOAD_BYTES + 1 {
-            return Err(invalid());
-        }
-        let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| invalid())?;
-        if payload.len() > MAX_PAYLOAD_BYTES {
-            return Err(invalid());
-        }
-        let sig_bytes = URL_SAFE_NO_PAD.decode(sig_b64).map_err(|_| invalid())?;
-        let sig_arr: [u8; 64] = sig_bytes.try_into().map_err(|_| invalid())?;
-        let p: Payload = serde_json::from_slice(&payload).map_err(|_| invalid())?;
-        let (
-            Some(kid),
-            Some(office),
-            Some(code),
-            Some(date),
-            Some(slot),
-            Some(service),
-            Some(number),
-        ) = (
-            p.kid, p.office, p.booking, p.date, p.slot, p.service, p.number,
-        )
-        else {
-            return Err(invalid());
-        };
-        let masked_name = match p.name {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) if s.chars().count() <= 40 => Some(s),
-            Some(_) => return Err(invalid()),
-        };
-        if kid.is_empty()
-            || kid.len() > 64
-            || !is_short_word(&office, 64)
-            || !is_booking_code(&code)
-            || !is_short_word(&service, 32)
-            || !is_queue_number(&number)
-        {
-            return Err(invalid());
-        }
-        let date = parse_date(&date).ok_or_else(invalid)?;
-        let slot = Slot::parse(&slot).ok_or_else(invalid)?;
-        let signed_len = TOKEN_PREFIX.len() + payload_b64.len();
-        return Ok(Parsed::Token {
-            kid,
-            office,
-            booking: Box::new(Booking {
-                booking: code,
-                number,
-                date,
-                slot,
-                service,
-                masked_name,
-            }),
-            signed: scan[..signed_len].to_string(),
-            signature: Signature::from_bytes(&sig_arr),
-        });
-    }
-    let code = scan.to_ascii_uppercase();
-    if is_booking_code(&code) {
-        Ok(Parsed::Code(code))
-    } else {
-        Err(invalid())
-    }
-}
-
 /// Applies rules 1-9 to a scan at `now`. Rule 10 (already printed) needs the
 /// journal and is [`checkin_decision`].
 ///
@@ -552,35 +252,36 @@ fn identify(
     codes: Option<&Manifest>,
     statuses: Option<&Manifest>,
 ) -> Result<Verified, Rejection> {
-    let (booking, kind) = match parse_scan(raw)? {
-        Parsed::Token {
-            kid,
-            office,
-            booking,
-            signed,
-            signature,
-        } => {
-            let Some(key) = keys.get(&kid) else {
-                return Err(Rejection::new(Reason::UnknownKey));
-            };
-            if key.verify(signed.as_bytes(), &signature).is_err() {
-                return Err(Rejection::new(Reason::BadSignature));
+    let (booking, kind) =
+        match parse_scan(raw).map_err(|_| Rejection::new(Reason::InvalidFormat))? {
+            Parsed::Token {
+                kid,
+                office,
+                booking,
+                signed,
+                signature,
+            } => {
+                let Some(key) = keys.get(&kid) else {
+                    return Err(Rejection::new(Reason::UnknownKey));
+                };
+                if key.verify(signed.as_bytes(), &signature).is_err() {
+                    return Err(Rejection::new(Reason::BadSignature));
+                }
+                if office != rules.office {
+                    return Err(Rejection::about(Reason::WrongOffice, &booking));
+                }
+                (*booking, ScanKind::Token)
             }
-            if office != rules.office {
-                return Err(Rejection::about(Reason::WrongOffice, &booking));
+            Parsed::Code(code) => {
+                let Some(entry) = codes.and_then(|m| m.booking(&code)) else {
+                    return Err(Rejection {
+                        booking: Some(code),
+                        ..Rejection::new(Reason::UnknownBooking)
+                    });
+                };
+                (entry, ScanKind::Code)
             }
-            (*booking, ScanKind::Token)
-        }
-        Parsed::Code(code) => {
-            let Some(entry) = codes.and_then(|m| m.booking(&code)) else {
-                return Err(Rejection {
-                    booking: Some(code),
-                    ..Rejection::new(Reason::UnknownBooking)
-                });
-            };
-            (entry, ScanKind::Code)
-        }
-    };
+        };
     let cancelled = statuses
         .filter(|m| m.date == booking.date)
         .and_then(|m| m.status_of(&booking.booking))
@@ -739,45 +440,12 @@ pub fn at_office(now: DateTime<chrono::Utc>, tz: Tz) -> DateTime<chrono::FixedOf
 pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Tz>> {
     tz.from_local_datetime(&date.and_time(time)).single()
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn slot_parsing_is_strict() {
-        for (s, ok) in [
-            ("09:00-10:00", true),
-            ("13:00-14:00", true),
-            ("10:00-09:00", false),
-            ("09:00-09:00", false),
-            ("9:00-10:00", false),
-            ("09:00 10:00", false),
-            ("24:00-25:00", false),
-            ("09:0a-10:00", false),
-            ("", false),
-        ] {
-            assert_eq!(Slot::parse(s).is_some(), ok, "{s}");
-        }
-        assert_eq!(Slot::parse("09:00-10:00").unwrap().display(), "09.00-10.00");
-    }
-
-    #[test]
-    fn booking_code_shape() {
-        for (s, ok) in [
-            ("BGR-240508-00123", true),
-            ("ABCD", true),
-            ("ABC", false),
-            ("-ABC", false),
-            ("abcd", false),
-            ("A".repeat(32).as_str(), true),
-            ("A".repeat(33).as_str(), false),
-            ("AB CD", false),
-            ("AQ1.xx", false),
-        ] {
-            assert_eq!(is_booking_code(s), ok, "{s}");
-        }
-    }
+    use crate::keys::TrustedKey;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
 
     #[test]
     fn rule_ten_table() {
@@ -922,21 +590,5 @@ mod tests {
             let expect = expect.map(|(n, c, u)| (n.to_string(), c, u));
             assert_eq!(got, expect, "{name}");
         }
-    }
-
-    #[test]
-    fn published_test_keys_are_trusted_only_by_the_demo_office() {
-        for (kid, public) in PUBLISHED_TEST_KEYS {
-            let k = TrustedKey::from_base64("any", public).unwrap();
-            assert_eq!(k.published_as(), Some(kid));
-            assert!(!k.trustworthy_for("kota-bogor"));
-            assert!(k.trustworthy_for(DEMO_OFFICE));
-        }
-        let own = TrustedKey {
-            kid: "k-own".into(),
-            key: ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key(),
-        };
-        assert_eq!(own.published_as(), None);
-        assert!(own.trustworthy_for("kota-bogor"));
     }
 }

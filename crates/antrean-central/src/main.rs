@@ -1,5 +1,5 @@
 //! `antrean-central`: the reference central booking service. Thin CLI over
-//! `antrean_kiosk::central::server`.
+//! `antrean_central`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,17 +8,15 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use antrean_kiosk::app::shutdown_signal;
-use antrean_kiosk::central::server::auth::{self, Role};
-use antrean_kiosk::central::server::config::CentralFile;
-use antrean_kiosk::central::server::demo::{seed_demo, simulate_counters, write_demo_files};
-use antrean_kiosk::central::server::keys::KeyStore;
-use antrean_kiosk::central::server::store::{Queries, Store};
-use antrean_kiosk::central::server::{
-    limits, maintenance, revoke_token, serve, store_token, Central,
-};
-use antrean_kiosk::clock::Clock;
-use antrean_kiosk::logging::{self, LogFormat};
+use antrean_central::auth::{self, Role};
+use antrean_central::config::CentralFile;
+use antrean_central::demo::{seed_demo, simulate_counters, write_demo_files};
+use antrean_central::keys::KeyStore;
+use antrean_central::store::{Queries, Store};
+use antrean_central::{limits, maintenance, revoke_token, serve, store_token, Central};
+use antrean_host::clock::Clock;
+use antrean_host::logging::{self, LogFormat};
+use antrean_host::shutdown_signal;
 
 #[derive(Parser)]
 #[command(
@@ -179,7 +177,7 @@ fn open_store(config: &std::path::Path) -> anyhow::Result<(CentralFile, Store)> 
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
     {
-        antrean_kiosk::state_dir::create_private_dir(dir)
+        antrean_host::state_dir::create_private_dir(dir)
             .with_context(|| format!("creating {}", dir.display()))?;
     }
     let store = Store::open(&file.server.db)?;
@@ -359,7 +357,7 @@ fn run(
                 central.revoke_labelled("demo")?;
                 let (_, staff) = central.add_token(Role::Staff, &file.office.id, None, Some("demo"))?;
                 let path = dir.join("staff-token");
-                antrean_kiosk::state_dir::write_private(&path, format!("{staff}\n").as_bytes())?;
+                antrean_host::state_dir::write_private(&path, format!("{staff}\n").as_bytes())?;
                 tracing::info!(file = %path.display(), "demo staff token written (paste it into the staff page)");
             }
         }

@@ -5,7 +5,7 @@
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Weekday};
 use chrono_tz::Tz;
 
-use super::booking::{Reason, Rejection};
+use crate::checkin::{Reason, Rejection};
 
 const HARI: [&str; 7] = [
     "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu",
@@ -187,7 +187,7 @@ pub fn printer_fault_message() -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::booking::Slot;
+    use crate::booking::Slot;
 
     #[test]
     fn indonesian_dates_and_times() {

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use chrono::{DateTime, FixedOffset, NaiveTime};
 
-use crate::central::api::CallEvent;
+use crate::api::CallEvent;
 
 /// How the serial of a queue number is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

@@ -39,13 +39,13 @@ use self::keys::KeyStore;
 use self::limits::{Limits, StreamSlots, WriteLimiter};
 use self::rules::{BookingRules, Refusal};
 use self::store::{NewToken, Queries, Store, StoredBooking, StoredEvent};
-use super::api::{
+use antrean_core::api::{
     ApiError, BoardCounter, BoardSnapshot, BookingRequest, BookingResponse, CheckinRequest,
     CheckinResponse, HealthReport, RecentCall, Serving, Waiting,
 };
-use crate::clock::Clock;
-use crate::core::booking::{parse_date, Slot};
-use crate::core::manifest::{BookingStatus, Counter, Manifest, ManifestBooking, Service, Session};
+use antrean_core::booking::{parse_date, Slot};
+use antrean_core::manifest::{BookingStatus, Counter, Manifest, ManifestBooking, Service, Session};
+use antrean_host::clock::Clock;
 
 /// One session of the day.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,12 +21,12 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use super::auth::{self, Action, Principal};
-use super::store::StoredEvent;
-use super::{ApiFailure, ApiResult, Central};
-use crate::central::api::{BookingRequest, CheckinRequest, HealthReport};
-use crate::core::booking::{is_booking_code, parse_date};
-use crate::core::manifest::{BookingStatus, Manifest};
+use crate::auth::{self, Action, Principal};
+use crate::store::StoredEvent;
+use crate::{ApiFailure, ApiResult, Central};
+use antrean_core::api::{BookingRequest, CheckinRequest, HealthReport};
+use antrean_core::booking::{is_booking_code, parse_date};
+use antrean_core::manifest::{BookingStatus, Manifest};
 
 /// Reads a JSON body; bad JSON is `400 invalid_request`.
 fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
@@ -398,7 +398,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = central.settings().limits.clone();
     let app = router(central.clone());
-    super::limits::serve_connections(listener, app, &limits, shutdown, move || {
+    crate::limits::serve_connections(listener, app, &limits, shutdown, move || {
         // Event streams never end by themselves: end them so that the
         // graceful shutdown can finish.
         central.close_streams();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::Central;
+use crate::Central;
 
 /// Runs until `shutdown` changes.
 pub async fn run(central: Central, mut shutdown: watch::Receiver<bool>) {
