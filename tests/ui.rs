@@ -283,7 +283,9 @@ desk_location = "Meja informasi dekat pintu masuk"
     press(&kiosk, "back");
 
     // 5. The board shows a call pushed from the central service.
-    central.next("3").unwrap().expect("someone waits");
+    rt.block_on(central.next("3"))
+        .unwrap()
+        .expect("someone waits");
     pump_until(&mut c, "the board to show the call", |c| {
         c.board()
             .unwrap()
