@@ -1,9 +1,8 @@
 //! The central service's housekeeping loop: prunes board events older than
 //! the retention (and forgets idle rate-limit state), once at start and
 //! then every `maintenance_every` (the store does the work off the async
-//! workers). It never spins: a
-//! slow or failing database makes a round late or fail, and the next round
-//! still waits its whole period.
+//! workers). It never spins: a slow or failing database makes a round late
+//! or fail, and the next round still waits its whole period.
 
 use std::time::Duration;
 

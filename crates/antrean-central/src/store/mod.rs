@@ -212,10 +212,10 @@ pub enum StoreError {
     Open {
         path: String,
         #[source]
-        source: rusqlite::Error,
+        source: BackendError,
     },
     #[error("the central database failed: {0}. Check the disk and the service's log; the request can be retried.")]
-    Sqlite(#[from] rusqlite::Error),
+    Backend(#[source] BackendError),
     #[error("the central database holds a damaged row: {0}")]
     Damaged(String),
     #[error("that token is (or was) in the database already")]
@@ -225,6 +225,9 @@ pub enum StoreError {
     #[error("the central database's worker threads are gone (the service is stopping)")]
     Closed,
 }
+
+/// A back end's own error (SQLite's today), kept as the source.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -8,6 +8,7 @@
 //! refused at start when others may read it. Names are stored masked only.
 
 mod queries;
+mod records;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -69,6 +70,12 @@ fn db_files(path: &Path) -> [PathBuf; 3] {
     [path.to_path_buf(), with("-wal"), with("-shm")]
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
 impl SqliteStore {
     /// Opens (or creates, mode 0600) the database of `office` at `path`
     /// and starts its threads. A file, WAL or SHM that others may read is
@@ -92,9 +99,9 @@ impl SqliteStore {
                 })?;
         }
         let open = |read_only: bool| -> StoreResult<Connection> {
-            let fail = |source| StoreError::Open {
+            let fail = |source: rusqlite::Error| StoreError::Open {
                 path: path.display().to_string(),
-                source,
+                source: Box::new(source),
             };
             let c = Connection::open(path).map_err(fail)?;
             c.busy_timeout(std::time::Duration::from_secs(5))
@@ -309,35 +316,35 @@ impl Store for SqliteStore {
         let report = serde_json::to_string(report)
             .map_err(|e| StoreError::Damaged(format!("health report: {e}")))?;
         let (kiosk, at) = (kiosk.to_string(), at.to_string());
-        self.write(move |c| queries::put_health(c, &kiosk, &report, &at))
+        self.write(move |c| records::put_health(c, &kiosk, &report, &at))
             .await
     }
 
     async fn health(&self, office: &str) -> StoreResult<Vec<KioskHealth>> {
         self.office(office)?;
-        self.read(|c| queries::health(c)).await
+        self.read(|c| records::health(c)).await
     }
 
     async fn insert_token(&self, token: NewToken) -> StoreResult<i64> {
-        self.write(move |c| queries::insert_token(c, &token)).await
+        self.write(move |c| records::insert_token(c, &token)).await
     }
 
     async fn token_by_hash(&self, hash: [u8; 32]) -> StoreResult<Option<(Principal, Vec<u8>)>> {
-        self.read(move |c| queries::token_by_hash(c, &hash)).await
+        self.read(move |c| records::token_by_hash(c, &hash)).await
     }
 
     async fn tokens(&self) -> StoreResult<Vec<TokenInfo>> {
-        self.read(|c| queries::tokens(c)).await
+        self.read(|c| records::tokens(c)).await
     }
 
     async fn revoke_token(&self, id: i64, at: &str) -> StoreResult<bool> {
         let at = at.to_string();
-        self.write(move |c| queries::revoke_token(c, id, &at)).await
+        self.write(move |c| records::revoke_token(c, id, &at)).await
     }
 
     async fn revoke_labelled(&self, label: &str, at: &str) -> StoreResult<usize> {
         let (label, at) = (label.to_string(), at.to_string());
-        self.write(move |c| queries::revoke_labelled(c, &label, &at))
+        self.write(move |c| records::revoke_labelled(c, &label, &at))
             .await
     }
 }

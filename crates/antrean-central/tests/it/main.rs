@@ -13,4 +13,5 @@ mod safety;
 mod server;
 mod staff_page;
 mod store;
+mod store_log;
 mod support;

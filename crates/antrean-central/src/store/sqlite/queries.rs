@@ -1,4 +1,5 @@
-//! The SQL of [`super::SqliteStore`]: one plain function per domain
+//! The SQL of [`super::SqliteStore`] for bookings, counters and the event
+//! log (health and tokens: `records.rs`): one plain function per domain
 //! operation, on the connection of the thread that runs it. Writes open an
 //! `IMMEDIATE` transaction (the write lock first, so two writers never
 //! deadlock upgrading); reads one deferred transaction (one snapshot of the
@@ -8,13 +9,11 @@
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::auth::{Principal, Role, TokenInfo};
 use crate::rules;
 use crate::store::{
-    BoardRows, Called, CancelOutcome, CheckinOutcome, CounterAction, Finish, KioskHealth,
-    NewBooking, NewCheckin, NewToken, Replay, StoreError, StoreResult, StoredBooking,
+    BoardRows, Called, CancelOutcome, CheckinOutcome, CounterAction, Finish, NewBooking,
+    NewCheckin, Replay, StoreError, StoreResult, StoredBooking,
 };
-use antrean_core::api::HealthReport;
 use antrean_core::events::{BoardEvent, ResetEvent};
 use antrean_core::manifest::BookingStatus;
 
@@ -457,122 +456,5 @@ pub(super) fn prune_events(c: &mut Connection, before: NaiveDate) -> StoreResult
     Ok(c.execute(
         "DELETE FROM events WHERE date < ?1 AND seq < (SELECT MAX(seq) FROM events)",
         [before.to_string()],
-    )?)
-}
-
-pub(super) fn put_health(
-    c: &mut Connection,
-    kiosk: &str,
-    report: &str,
-    at: &str,
-) -> StoreResult<()> {
-    c.execute(
-        "INSERT INTO health (kiosk, report, at) VALUES (?1, ?2, ?3)
-         ON CONFLICT(kiosk) DO UPDATE SET report = excluded.report, at = excluded.at",
-        params![kiosk, report, at],
-    )?;
-    Ok(())
-}
-
-pub(super) fn health(c: &Connection) -> StoreResult<Vec<KioskHealth>> {
-    let mut stmt = c.prepare_cached("SELECT kiosk, report, at FROM health ORDER BY kiosk")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (kiosk, report, at) = row?;
-        // A report this version cannot read is left out, not fatal.
-        if let Ok(report) = serde_json::from_str::<HealthReport>(&report) {
-            out.push(KioskHealth { kiosk, report, at });
-        }
-    }
-    Ok(out)
-}
-
-pub(super) fn insert_token(c: &mut Connection, t: &NewToken) -> StoreResult<i64> {
-    let r = c.execute(
-        "INSERT INTO tokens (hash, prefix, role, office, kiosk, label, created)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            &t.hash[..],
-            t.prefix,
-            t.role.as_str(),
-            t.office,
-            t.kiosk,
-            t.label,
-            t.created
-        ],
-    );
-    match r {
-        Ok(_) => Ok(c.last_insert_rowid()),
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            Err(StoreError::DuplicateToken)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn role_of(s: &str) -> Role {
-    // Rows are written through `Role::as_str`; an unknown one grants the
-    // least.
-    Role::parse(s).unwrap_or(Role::Board)
-}
-
-pub(super) fn token_by_hash(
-    c: &Connection,
-    hash: &[u8; 32],
-) -> StoreResult<Option<(Principal, Vec<u8>)>> {
-    Ok(c.prepare_cached(
-        "SELECT id, role, office, kiosk, hash FROM tokens WHERE hash = ?1 AND revoked IS NULL",
-    )?
-    .query_row([&hash[..]], |r| {
-        let role: String = r.get(1)?;
-        Ok((
-            Principal {
-                id: r.get(0)?,
-                role: role_of(&role),
-                office: r.get(2)?,
-                kiosk: r.get(3)?,
-            },
-            r.get(4)?,
-        ))
-    })
-    .optional()?)
-}
-
-pub(super) fn tokens(c: &Connection) -> StoreResult<Vec<TokenInfo>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT id, prefix, role, office, kiosk, label, created, revoked FROM tokens ORDER BY id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let role: String = r.get(2)?;
-        Ok(TokenInfo {
-            id: r.get(0)?,
-            prefix: r.get(1)?,
-            role: role_of(&role),
-            office: r.get(3)?,
-            kiosk: r.get(4)?,
-            label: r.get(5)?,
-            created: r.get(6)?,
-            revoked: r.get(7)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-pub(super) fn revoke_token(c: &mut Connection, id: i64, at: &str) -> StoreResult<bool> {
-    Ok(c.execute(
-        "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
-        params![id, at],
-    )? == 1)
-}
-
-pub(super) fn revoke_labelled(c: &mut Connection, label: &str, at: &str) -> StoreResult<usize> {
-    Ok(c.execute(
-        "UPDATE tokens SET revoked = ?2 WHERE label = ?1 AND revoked IS NULL",
-        params![label, at],
     )?)
 }
