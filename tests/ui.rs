@@ -62,14 +62,13 @@ fn kiosk_and_board_as_a_person_uses_them() {
     // The central service, for real, on 127.0.0.1.
     let (central, addr, clock) = support::inprocess_central(&rt, dir.path(), "ui-token");
     let book = |slot: &str| {
-        central
-            .book(&antrean_core::api::BookingRequest {
-                date: "2024-05-08".into(),
-                slot: slot.into(),
-                service: "KTP-EL".into(),
-                name: None,
-            })
-            .unwrap()
+        rt.block_on(central.book(&antrean_core::api::BookingRequest {
+            date: "2024-05-08".into(),
+            slot: slot.into(),
+            service: "KTP-EL".into(),
+            name: None,
+        }))
+        .unwrap()
     };
     let first = book("09:00-10:00");
     let second = book("09:00-10:00");

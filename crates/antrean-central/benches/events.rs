@@ -72,44 +72,72 @@ async fn run(calls: usize) {
         .expect("a port");
     let addr = listener.local_addr().expect("an address");
     tokio::spawn(serve(listener, central.clone(), std::future::pending()));
-    let mut resp = reqwest::Client::new()
-        .get(format!("http://{addr}/v1/offices/{OFFICE}/events"))
-        .bearer_auth("bench-token-0000001")
-        .send()
-        .await
-        .expect("the event stream");
+    let http = reqwest::Client::new();
+    let open = || async {
+        http.get(format!("http://{addr}/v1/offices/{OFFICE}/events"))
+            .bearer_auth("bench-token-0000001")
+            .send()
+            .await
+            .expect("the event stream")
+    };
+    // The first event on a fresh stream: the one that waits for the ACK of
+    // the response head when Nagle is on (the kiosk's first call after it
+    // connects).
+    let fresh = calls / 4;
+    let mut firsts = Vec::with_capacity(fresh);
+    for i in 0..fresh {
+        let mut resp = open().await;
+        firsts.push(call_and_wait(&central, i, &mut resp, &mut SseParser::new()).await);
+    }
+    report("first event on a fresh stream", fresh, firsts);
+    let mut resp = open().await;
     let mut parser = SseParser::new();
     let mut samples = Vec::with_capacity(calls);
-    for i in 0..calls {
-        let counter = ((i % 4) + 1).to_string();
-        let t0 = Instant::now();
-        let called = central
-            .next(&counter)
+    for i in fresh..calls {
+        samples.push(call_and_wait(&central, i, &mut resp, &mut parser).await);
+    }
+    report("events on one open stream", calls - fresh, samples);
+}
+
+/// Counter `i % 4 + 1` calls the next one; how long until `resp` holds its
+/// `call` event.
+async fn call_and_wait(
+    central: &Central,
+    i: usize,
+    resp: &mut reqwest::Response,
+    parser: &mut SseParser,
+) -> Duration {
+    let counter = ((i % 4) + 1).to_string();
+    let t0 = Instant::now();
+    let called = central
+        .next(&counter)
+        .await
+        .expect("a call")
+        .expect("someone waits");
+    'wait: loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
             .await
-            .expect("a call")
-            .expect("someone waits");
-        'wait: loop {
-            let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
-                .await
-                .expect("the event within 10 s")
-                .expect("the stream")
-                .expect("open");
-            for item in parser.push(&chunk) {
-                if let SseItem::Message(m) = item {
-                    if let Ok(BoardEvent::Call(c)) = BoardEvent::parse(&m.event, &m.data) {
-                        if c.number == called.number {
-                            break 'wait;
-                        }
+            .expect("the event within 10 s")
+            .expect("the stream")
+            .expect("open");
+        for item in parser.push(&chunk) {
+            if let SseItem::Message(m) = item {
+                if let Ok(BoardEvent::Call(c)) = BoardEvent::parse(&m.event, &m.data) {
+                    if c.number == called.number {
+                        break 'wait;
                     }
                 }
             }
         }
-        samples.push(t0.elapsed());
     }
+    t0.elapsed()
+}
+
+fn report(what: &str, calls: usize, mut samples: Vec<Duration>) {
     samples.sort();
     let at = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        "central call -> SSE client holds the event, loopback ({calls} calls): p50={:.2} ms p99={:.2} ms max={:.2} ms",
+        "central call -> SSE client holds the event, loopback, {what} ({calls} calls): p50={:.2} ms p99={:.2} ms max={:.2} ms",
         at(0.5).as_secs_f64() * 1e3,
         at(0.99).as_secs_f64() * 1e3,
         samples.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
