@@ -158,7 +158,7 @@ fn board_fixture(n: usize) -> BoardFixture {
     let dir = tempfile::tempdir().unwrap();
     let (central, addr, clock) = inprocess_central(&rt, dir.path(), "t");
     for _ in 0..n {
-        book_and_check_in(&central, "09:00-10:00", "bench");
+        rt.block_on(book_and_check_in(&central, "09:00-10:00", "bench"));
     }
     let client = CentralClient::new(&format!("http://{addr}"), "kota-bogor", "t").unwrap();
     let (feed_tx, feed) = tokio::sync::watch::channel(BoardFeed::default());
@@ -189,13 +189,15 @@ fn board_fixture(n: usize) -> BoardFixture {
 }
 
 fn board_latency(n: usize) {
-    let BoardFixture { central, feed, .. } = &board_fixture(n);
+    let BoardFixture {
+        central, feed, _rt, ..
+    } = &board_fixture(n);
     let mut samples = Vec::new();
     for i in 0..n {
         let counter = ((i % 4) + 1).to_string();
         let t0 = Instant::now();
-        central.next(&counter).unwrap();
-        let target = central.seq().unwrap();
+        _rt.block_on(central.next(&counter)).unwrap();
+        let target = _rt.block_on(central.seq()).unwrap();
         poll_until("the board to apply the call", || {
             feed.borrow().state.seq() >= target
         });
@@ -259,8 +261,8 @@ fn ui_latency(n: usize) {
     for i in 0..n {
         let counter = ((i % 4) + 1).to_string();
         let t0 = Instant::now();
-        let called = fx.central.next(&counter).unwrap().unwrap();
-        let number = called["number"].as_str().unwrap().to_string();
+        let called = fx._rt.block_on(fx.central.next(&counter)).unwrap().unwrap();
+        let number = called.number;
         poll_until("the board window to show the call", || {
             c.pump();
             board.global::<BoardAdapter>().get_last_number() == number.as_str()

@@ -378,21 +378,22 @@ async fn start_embedded(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(String, String), AppError> {
     use antrean_central::auth::Role;
-    use antrean_central::{demo, keys::KeyStore, store::Store, Central, CentralSettings};
+    use antrean_central::{demo, keys::KeyStore, Central, CentralSettings, SqliteStore};
     let fail = |e: &dyn std::fmt::Display| AppError::Embedded(e.to_string());
     let dir = config.kiosk.state_dir.join("embedded-central");
     antrean_host::state_dir::create_private_dir(&dir).map_err(|e| fail(&e))?;
     let mut settings = CentralSettings::standard(&config.office.id, &config.office.name);
     settings.timezone = config.timezone();
-    let store = Store::open(&dir.join("central.sqlite3")).map_err(|e| fail(&e))?;
+    let store =
+        SqliteStore::open(&dir.join("central.sqlite3"), &config.office.id).map_err(|e| fail(&e))?;
     let key_dir = dir.join("keys");
     if !key_dir.join("active").exists() {
         KeyStore::generate(&key_dir, "demo").map_err(|e| fail(&e))?;
     }
     let keys = KeyStore::load(&key_dir).map_err(|e| fail(&e))?;
-    let central = Central::new(settings, store, keys, clock);
+    let central = Central::new(settings, Arc::new(store), keys, clock);
     const LABEL: &str = "embedded";
-    central.revoke_labelled(LABEL).map_err(|e| fail(&e))?;
+    central.revoke_labelled(LABEL).await.map_err(|e| fail(&e))?;
     let (_, kiosk_token) = central
         .add_token(
             Role::Kiosk,
@@ -400,14 +401,18 @@ async fn start_embedded(
             Some(&config.kiosk.id),
             Some(LABEL),
         )
+        .await
         .map_err(|e| fail(&e))?;
     let (_, staff_token) = central
         .add_token(Role::Staff, &config.office.id, None, Some(LABEL))
+        .await
         .map_err(|e| fail(&e))?;
     let staff_file = dir.join("staff-token");
     antrean_host::state_dir::write_private(&staff_file, format!("{staff_token}\n").as_bytes())
         .map_err(|e| fail(&e))?;
-    let summary = demo::seed_demo(&central, central.today(), 2024).map_err(|e| fail(&e.message))?;
+    let summary = demo::seed_demo(&central, central.today(), 2024)
+        .await
+        .map_err(|e| fail(&e))?;
     let files = demo::write_demo_files(&summary, &config.kiosk.state_dir.join("demo"))
         .map_err(|e| fail(&e))?;
     tracing::info!(bookings = summary.bookings, samples = %files[0].display(), "embedded central service: demo bookings ready");

@@ -34,7 +34,7 @@ fn calls_become_announcements_without_overlap() {
     let (central, addr, clock) = support::inprocess_central(&rt, dir.path(), "t");
     for slot in ["08:00-09:00", "09:00-10:00"] {
         for _ in 0..2 {
-            support::book_and_check_in(&central, slot, "k");
+            rt.block_on(support::book_and_check_in(&central, slot, "k"));
         }
     }
     let (calls_tx, calls_rx) = channel();
@@ -80,11 +80,12 @@ fn calls_become_announcements_without_overlap() {
     wait_for("the event stream", Duration::from_secs(10), || {
         feed.borrow().connected.then_some(())
     });
-    central.next("3").unwrap();
+    rt.block_on(central.next("3")).unwrap();
     said(1);
-    central.next("1").unwrap();
+    rt.block_on(central.next("1")).unwrap();
     said(2);
-    central.counter_action("3", "recall").unwrap();
+    rt.block_on(central.counter_action("3", antrean_central::store::CounterAction::Recall))
+        .unwrap();
     let records = said(3);
     let seqs: Vec<String> = records
         .iter()

@@ -37,18 +37,30 @@ impl Rig {
     }
 
     fn book(&self, slot: &str) -> (String, String) {
-        book(&self.central, slot)
+        book(&self._rt, &self.central, slot)
+    }
+
+    /// The central service's row of a booking.
+    fn booking(&self, code: &str) -> antrean_central::StoredBooking {
+        self._rt
+            .block_on(self.central.booking(code))
+            .unwrap()
+            .unwrap()
     }
 }
 
-fn book(central: &antrean_central::Central, slot: &str) -> (String, String) {
-    let b = central
-        .book(&antrean_core::api::BookingRequest {
+fn book(
+    rt: &tokio::runtime::Runtime,
+    central: &antrean_central::Central,
+    slot: &str,
+) -> (String, String) {
+    let b = rt
+        .block_on(central.book(&antrean_core::api::BookingRequest {
             date: "2024-05-08".into(),
             slot: slot.into(),
             service: "KK".into(),
             name: None,
-        })
+        }))
         .unwrap();
     (b.booking, b.number)
 }
@@ -59,7 +71,7 @@ fn rig() -> (Rig, (String, String)) {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (central, addr, _clock) = inprocess_central(&rt, dir.path(), "kiosk-token");
-    let first = book(&central, "09:00-10:00");
+    let first = book(&rt, &central, "09:00-10:00");
     let office = Office::new(&format!(
         "[central]\nurl = \"http://{addr}\"\ntoken = \"kiosk-token\"\n"
     ));
@@ -121,9 +133,7 @@ fn a_signed_booking_must_fit_the_manifest() {
     // 4. Booked after the kiosk's last manifest fetch: not listed yet, but
     //    the central service confirms it, so it is checked in and printed.
     let (fresh_booking, fresh_number) = r.book("09:00-10:00");
-    let token = r
-        .central
-        .token_for(&r.central.booking(&fresh_booking).unwrap().unwrap());
+    let token = r.central.token_for(&r.booking(&fresh_booking));
     let scan = r.scan(&token, 4);
     assert_eq!(scan["outcome"], "accept", "{scan}");
     let tickets = r.printer.wait_tickets(2);
@@ -143,13 +153,13 @@ fn a_signed_booking_must_fit_the_manifest() {
             (fresh_booking.clone(), fresh_number)
         ]
     );
-    let at_central = r.central.booking(&fresh_booking).unwrap().unwrap();
+    let at_central = r.booking(&fresh_booking);
     assert_eq!(at_central.status.as_str(), "checked_in");
     let first = wait_for(
         "the first check-in to reach the central service",
         LIMIT,
         || {
-            let b = r.central.booking(&listed).unwrap().unwrap();
+            let b = r.booking(&listed);
             (b.status.as_str() == "checked_in").then_some(b)
         },
     );

@@ -62,14 +62,13 @@ fn kiosk_and_board_as_a_person_uses_them() {
     // The central service, for real, on 127.0.0.1.
     let (central, addr, clock) = support::inprocess_central(&rt, dir.path(), "ui-token");
     let book = |slot: &str| {
-        central
-            .book(&antrean_core::api::BookingRequest {
-                date: "2024-05-08".into(),
-                slot: slot.into(),
-                service: "KTP-EL".into(),
-                name: None,
-            })
-            .unwrap()
+        rt.block_on(central.book(&antrean_core::api::BookingRequest {
+            date: "2024-05-08".into(),
+            slot: slot.into(),
+            service: "KTP-EL".into(),
+            name: None,
+        }))
+        .unwrap()
     };
     let first = book("09:00-10:00");
     let second = book("09:00-10:00");
@@ -283,7 +282,9 @@ desk_location = "Meja informasi dekat pintu masuk"
     press(&kiosk, "back");
 
     // 5. The board shows a call pushed from the central service.
-    central.next("3").unwrap().expect("someone waits");
+    rt.block_on(central.next("3"))
+        .unwrap()
+        .expect("someone waits");
     pump_until(&mut c, "the board to show the call", |c| {
         c.board()
             .unwrap()

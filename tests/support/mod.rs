@@ -771,19 +771,18 @@ pub fn inprocess_central_with(
     std::net::SocketAddr,
     antrean_host::clock::Clock,
 ) {
-    use antrean_central::{keys::KeyStore, serve, store::Store, Central, CentralSettings};
+    use antrean_central::{keys::KeyStore, serve, Central, CentralSettings, SqliteStore};
     let clock = antrean_host::clock::Clock::starting_at(
         chrono::DateTime::parse_from_rfc3339(NOW).unwrap().to_utc(),
     );
     let central = Central::new(
         CentralSettings::standard(OFFICE, "Disdukcapil Kota Bogor"),
-        Store::open(&dir.join("central.db")).unwrap(),
+        std::sync::Arc::new(SqliteStore::open(&dir.join("central.db"), OFFICE).unwrap()),
         KeyStore::ephemeral("k-test"),
         clock,
     );
     for (secret, role, kiosk) in tokens {
-        central
-            .import_token(secret, *role, OFFICE, *kiosk, Some("test"))
+        rt.block_on(central.import_token(secret, *role, OFFICE, *kiosk, Some("test")))
             .unwrap();
     }
     let listener = rt
@@ -796,7 +795,11 @@ pub fn inprocess_central_with(
 
 /// Books a place in `slot` on the vectors' day at the in-process central
 /// service and checks it in from kiosk `kiosk`; returns the queue number.
-pub fn book_and_check_in(central: &antrean_central::Central, slot: &str, kiosk: &str) -> String {
+pub async fn book_and_check_in(
+    central: &antrean_central::Central,
+    slot: &str,
+    kiosk: &str,
+) -> String {
     use antrean_core::api::{BookingRequest, CheckinRequest};
     let b = central
         .book(&BookingRequest {
@@ -805,6 +808,7 @@ pub fn book_and_check_in(central: &antrean_central::Central, slot: &str, kiosk: 
             service: "KK".into(),
             name: None,
         })
+        .await
         .unwrap_or_else(|e| panic!("booking {slot}: {e:?} (session quota?)"));
     central
         .checkin(&CheckinRequest {
@@ -814,6 +818,7 @@ pub fn book_and_check_in(central: &antrean_central::Central, slot: &str, kiosk: 
             checked_in_at: NOW.into(),
             offline: false,
         })
+        .await
         .unwrap();
     b.number
 }

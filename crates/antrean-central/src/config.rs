@@ -1,6 +1,7 @@
 //! `antrean-central`'s configuration file: office, listening address,
 //! storage, keys, limits, booking rules, sessions, services and counters.
-//! Validated once, errors name the key. Tokens are not here: they live
+//! Read and validated once, into [`CentralSettings`]; errors name the file,
+//! the key and the fix. Tokens are not here: they live
 //! hashed in the database (`antrean-central token ...`); the plaintext
 //! `tokens` / `token_file` of older versions are only read to import them.
 
@@ -10,7 +11,7 @@ use serde::Deserialize;
 
 use crate::limits::Limits;
 use crate::rules::{BookingRules, MAX_PREFIX_LEN};
-use crate::{CentralSettings, SessionDef};
+use crate::settings::{CentralSettings, SessionDef};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -188,44 +189,92 @@ fn ping() -> u64 {
     15
 }
 
-/// A configuration problem naming the file and key.
+/// Why the configuration cannot be used: the file, the key, the fix.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {problem}")]
-pub struct CentralConfigError {
-    pub path: PathBuf,
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{path}: cannot read it: {source}. Check the path given to --config.")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}. See config/central.example.toml for every key.")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path}: key `{}`: {}; {}", .invalid.key, .invalid.problem, .invalid.fix)]
+    Invalid { path: PathBuf, invalid: Invalid },
+    #[error("{path}: key `{key}`: {problem}")]
+    OldTokens {
+        path: PathBuf,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+/// A value that is not allowed: which key, what is wrong, what to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub key: String,
     pub problem: String,
+    pub fix: String,
+}
+
+fn invalid(key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Invalid {
+    Invalid {
+        key: key.into(),
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+/// The configuration, read and validated.
+#[derive(Debug, Clone)]
+pub struct CentralConfig {
+    /// The file as written (paths, old tokens).
+    pub file: CentralFile,
+    /// What the service runs with.
+    pub settings: CentralSettings,
 }
 
 impl CentralFile {
-    pub fn load(path: &Path) -> Result<CentralFile, CentralConfigError> {
-        let fail = |problem: String| CentralConfigError {
+    /// Reads and validates the file once.
+    pub fn load(path: &Path) -> Result<CentralConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
-            problem,
-        };
-        let text =
-            std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
-        let file: CentralFile =
-            toml::from_str(&text).map_err(|e| fail(e.to_string().replace('\n', " ")))?;
-        file.settings().map_err(fail)?;
-        Ok(file)
+            source,
+        })?;
+        let file: CentralFile = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        let settings = file.settings().map_err(|invalid| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            invalid,
+        })?;
+        Ok(CentralConfig { file, settings })
     }
 
     /// The old plaintext tokens from `tokens` and `token_file` (which must
     /// be private), in order: what `token import --from-config N` counts.
-    pub fn old_tokens(&self) -> Result<Vec<String>, String> {
+    pub fn old_tokens(&self, config: &Path) -> Result<Vec<String>, ConfigError> {
         let mut tokens = self.server.tokens.clone();
         if let Some(path) = &self.server.token_file {
             use std::os::unix::fs::PermissionsExt;
-            let meta = std::fs::metadata(path)
-                .map_err(|e| format!("server.token_file {}: {e}", path.display()))?;
+            let fail = |problem: String| ConfigError::OldTokens {
+                path: config.to_path_buf(),
+                key: "server.token_file",
+                problem,
+            };
+            let meta =
+                std::fs::metadata(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
             if meta.permissions().mode() & 0o077 != 0 {
-                return Err(format!(
-                    "server.token_file {} can be read by other users; run chmod 600 on it",
+                return Err(fail(format!(
+                    "{} can be read by other users; run chmod 600 on it",
                     path.display()
-                ));
+                )));
             }
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("server.token_file: {e}"))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| fail(format!("{}: {e}", path.display())))?;
             tokens.extend(
                 text.lines()
                     .map(str::trim)
@@ -244,7 +293,7 @@ impl CentralFile {
     /// What `serve` says while old plaintext tokens are configured: which
     /// commands move them into the database with a role each.
     pub fn migration_help(&self, config: &Path) -> String {
-        let n = self.old_tokens().map(|t| t.len()).unwrap_or(0);
+        let n = self.old_tokens(config).map(|t| t.len()).unwrap_or(0);
         let office = &self.office.id;
         let cfg = config.display();
         let mut text = format!(
@@ -270,17 +319,19 @@ impl CentralFile {
     }
 
     /// The service settings, validated.
-    pub fn settings(&self) -> Result<CentralSettings, String> {
+    fn settings(&self) -> Result<CentralSettings, Invalid> {
         let timezone = self.office.timezone.parse().map_err(|_| {
-            format!(
-                "key `office.timezone`: {:?} is not a time zone",
-                self.office.timezone
+            invalid(
+                "office.timezone",
+                format!("{:?} is not a time zone", self.office.timezone),
+                "write an IANA name such as \"Asia/Jakarta\", \"Asia/Makassar\" or \"Asia/Jayapura\"",
             )
         })?;
         if !crate::auth::is_identifier(&self.office.id) {
-            return Err(format!(
-                "key `office.id`: {:?} must be 1-64 lower-case letters, digits, - or _",
-                self.office.id
+            return Err(invalid(
+                "office.id",
+                format!("{:?} is not an office id", self.office.id),
+                "use 1-64 lower-case letters, digits, - or _ (the kiosks' [office] id)",
             ));
         }
         let mut s = CentralSettings::standard(&self.office.id, &self.office.name);
@@ -300,9 +351,10 @@ impl CentralFile {
         }
         for (i, x) in s.sessions.iter().enumerate() {
             if antrean_core::booking::Slot::parse(&x.slot).is_none() {
-                return Err(format!(
-                    "key `sessions[{i}].slot`: {:?} is not HH:MM-HH:MM",
-                    x.slot
+                return Err(invalid(
+                    format!("sessions[{i}].slot"),
+                    format!("{:?} is not a session", x.slot),
+                    "write HH:MM-HH:MM, the start before the end, e.g. \"08:00-09:00\"",
                 ));
             }
         }
@@ -327,8 +379,10 @@ impl CentralFile {
                 1,
             ));
         if !prefix_ok {
-            return Err(format!(
-                "key `office.booking_prefix` must be 1-{MAX_PREFIX_LEN} upper-case letters or digits"
+            return Err(invalid(
+                "office.booking_prefix",
+                format!("{:?} cannot start a booking code", s.booking_prefix),
+                format!("use 1-{MAX_PREFIX_LEN} upper-case letters or digits, e.g. \"BGR\""),
             ));
         }
         let sv = &self.server;
@@ -351,7 +405,7 @@ impl CentralFile {
         ];
         for (key, v) in positive {
             if v == 0 {
-                return Err(format!("key `{key}` must be at least 1"));
+                return Err(invalid(key, "0 is not allowed", "use 1 or more"));
             }
         }
         s.limits = Limits {
@@ -385,7 +439,13 @@ mod tests {
     fn parse(text: &str) -> Result<CentralSettings, String> {
         let file: CentralFile = toml::from_str(text).map_err(|e| e.to_string())?;
         assert!(!file.has_old_tokens());
-        file.settings()
+        file.settings().map_err(|i| {
+            ConfigError::Invalid {
+                path: "central.toml".into(),
+                invalid: i,
+            }
+            .to_string()
+        })
     }
 
     #[test]
@@ -414,10 +474,19 @@ mod tests {
             ),
         ] {
             let e = parse(&format!("{base}{extra}\n")).unwrap_err();
-            assert!(e.contains(key), "{e}");
+            assert!(
+                e.contains(&format!("key `{key}`")) && e.contains("use 1 or more"),
+                "{e}"
+            );
         }
         let e = parse(&base.replace("kota-bogor", "Kota Bogor")).unwrap_err();
-        assert!(e.contains("office.id"), "{e}");
+        assert!(e.contains("office.id") && e.contains("lower-case"), "{e}");
+        let e = parse(&base.replace("name = \"X\"", "name = \"X\"\ntimezone = \"Asia/Bogor\""))
+            .unwrap_err();
+        assert!(
+            e.starts_with("central.toml: key `office.timezone`") && e.contains("Asia/Jakarta"),
+            "{e}"
+        );
         let long = base.replace(
             "[server]",
             "booking_prefix = \"ABCDEFGHIJKLMNOPQR\"\n[server]",

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 
-use crate::store::Queries;
-use crate::{Central, StoredBooking};
+use crate::store::{CounterAction, Finish};
+use crate::{Central, ServiceError, StoredBooking};
 use antrean_core::api::{BookingRequest, CheckinRequest};
 use antrean_core::manifest::BookingStatus;
 
@@ -40,16 +40,12 @@ const NAMES: [&str; 12] = [
 
 /// Books most of each session of `date` (a few cancelled), deterministic
 /// for a given `seed`. Does nothing when the day already has bookings.
-pub fn seed_demo(
+pub async fn seed_demo(
     central: &Central,
     date: NaiveDate,
     seed: u64,
-) -> Result<DemoSummary, crate::ApiFailure> {
-    let existing = central
-        .store()
-        .conn()
-        .bookings_on(date)
-        .map_err(crate::ApiFailure::from)?;
+) -> Result<DemoSummary, ServiceError> {
+    let existing = central.bookings_on(date).await?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     if existing.is_empty() {
         let services: Vec<String> = central
@@ -68,18 +64,14 @@ pub fn seed_demo(
                     service: services[rng.gen_range(0..services.len())].clone(),
                     name: Some(NAMES[rng.gen_range(0..NAMES.len())].to_string()),
                 };
-                let b = central.book(&req)?;
+                let b = central.book(&req).await?;
                 if rng.gen_ratio(1, 25) {
-                    central.cancel(&b.booking)?;
+                    central.cancel(&b.booking).await?;
                 }
             }
         }
     }
-    let day = central
-        .store()
-        .conn()
-        .bookings_on(date)
-        .map_err(crate::ApiFailure::from)?;
+    let day = central.bookings_on(date).await?;
     let mut samples = Vec::new();
     for s in &central.settings().sessions {
         for b in day
@@ -155,22 +147,29 @@ pub async fn simulate_counters(
         }
         let counter = counters[turn % counters.len()].clone();
         turn += 1;
-        // The database work runs on the blocking pool; a failing database
-        // only makes this round do nothing (the next one waits `every`).
-        let c = central.clone();
-        let _ = tokio::task::spawn_blocking(move || simulate_round(&c, &counter)).await;
+        // A failing database only makes this round do nothing (the next
+        // one waits `every`).
+        simulate_round(&central, &counter).await;
     }
 }
 
 /// One round of [`simulate_counters`] at `counter`.
-fn simulate_round(central: &Central, counter: &str) {
-    let mut rng = rand::rngs::StdRng::from_entropy();
+async fn simulate_round(central: &Central, counter: &str) {
     let now = central.now();
     let today = now.date_naive();
     let time = now.time();
-    let day: Vec<StoredBooking> = match central.store().conn().bookings_on(today) {
+    let day: Vec<StoredBooking> = match central.bookings_on(today).await {
         Ok(d) => d,
         Err(_) => return,
+    };
+    // What happens this round, decided up front.
+    let (arrives, recall, skip) = {
+        let mut rng = rand::rngs::StdRng::from_entropy();
+        (
+            rng.gen_ratio(2, 3),
+            rng.gen_ratio(1, 12),
+            rng.gen_ratio(1, 15),
+        )
     };
     // Someone whose session is open arrives at the other kiosk.
     let open = day.iter().find(|b| {
@@ -180,21 +179,25 @@ fn simulate_round(central: &Central, counter: &str) {
                     && time <= s.end + chrono::Duration::minutes(15)
             })
     });
-    if let Some(b) = open.filter(|_| rng.gen_ratio(2, 3)) {
-        let _ = central.checkin(&CheckinRequest {
-            booking: b.code.clone(),
-            number: b.number.clone(),
-            kiosk: "lobby-2".into(),
-            checked_in_at: now.to_rfc3339(),
-            offline: false,
-        });
+    if let Some(b) = open.filter(|_| arrives) {
+        let _ = central
+            .checkin(&CheckinRequest {
+                booking: b.code.clone(),
+                number: b.number.clone(),
+                kiosk: "lobby-2".into(),
+                checked_in_at: now.to_rfc3339(),
+                offline: false,
+            })
+            .await;
     }
-    if rng.gen_ratio(1, 12) {
-        let _ = central.counter_action(counter, "recall");
+    if recall {
+        let _ = central.counter_action(counter, CounterAction::Recall).await;
         return;
     }
-    if rng.gen_ratio(1, 15) {
-        let _ = central.counter_action(counter, "skip");
+    if skip {
+        let _ = central
+            .counter_action(counter, CounterAction::Finish(Finish::Skip))
+            .await;
     }
-    let _ = central.next(counter);
+    let _ = central.next(counter).await;
 }

@@ -9,11 +9,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use antrean_central::auth::{self, Role};
-use antrean_central::config::CentralFile;
+use antrean_central::config::{CentralConfig, CentralFile};
 use antrean_central::demo::{seed_demo, simulate_counters, write_demo_files};
 use antrean_central::keys::KeyStore;
-use antrean_central::store::{Queries, Store};
-use antrean_central::{limits, maintenance, revoke_token, serve, store_token, Central};
+use antrean_central::{
+    limits, maintenance, revoke_token, serve, store_token, Central, SqliteStore, Store,
+};
 use antrean_host::clock::Clock;
 use antrean_host::logging::{self, LogFormat};
 use antrean_host::shutdown_signal;
@@ -150,14 +151,14 @@ fn main() -> ExitCode {
             log_format,
         } => {
             logging::init(log_format, None);
-            let file = match CentralFile::load(&config) {
-                Ok(f) => f,
+            let loaded = match CentralFile::load(&config) {
+                Ok(c) => c,
                 Err(e) => {
                     eprintln!("{e}");
                     return ExitCode::from(2);
                 }
             };
-            match run(&config, file, listen, demo, demo_out, sim) {
+            match run(&config, loaded, listen, demo, demo_out, sim) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("antrean-central: {e:#}");
@@ -168,20 +169,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// Loads the configuration and opens its database (creating it, 0600).
-fn open_store(config: &std::path::Path) -> anyhow::Result<(CentralFile, Store)> {
-    let file = CentralFile::load(config)?;
-    if let Some(dir) = file
-        .server
-        .db
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
+/// Opens the configuration's database (creating it and its directory,
+/// private).
+fn open_store(config: &CentralConfig) -> anyhow::Result<SqliteStore> {
+    let db = &config.file.server.db;
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         antrean_host::state_dir::create_private_dir(dir)
             .with_context(|| format!("creating {}", dir.display()))?;
     }
-    let store = Store::open(&file.server.db)?;
-    Ok((file, store))
+    Ok(SqliteStore::open(db, &config.settings.office_id)?)
+}
+
+/// Loads the configuration and opens its database.
+fn load(config: &std::path::Path) -> anyhow::Result<(CentralConfig, SqliteStore)> {
+    let loaded = CentralFile::load(config)?;
+    let store = open_store(&loaded)?;
+    Ok((loaded, store))
 }
 
 /// `--role` and `--office`, checked against the configuration.
@@ -199,6 +202,12 @@ fn role_and_office(file: &CentralFile, role: &str, office: &str) -> anyhow::Resu
 }
 
 fn token_command(command: TokenCommand) -> anyhow::Result<()> {
+    // The store works asynchronously; these commands wait for each answer.
+    let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    rt.block_on(token_command_async(command))
+}
+
+async fn token_command_async(command: TokenCommand) -> anyhow::Result<()> {
     let now = || chrono::Utc::now().to_rfc3339();
     match command {
         TokenCommand::Add {
@@ -208,8 +217,8 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
             kiosk,
             label,
         } => {
-            let (file, store) = open_store(&config)?;
-            let role = role_and_office(&file, &role, &office)?;
+            let (loaded, store) = load(&config)?;
+            let role = role_and_office(&loaded.file, &role, &office)?;
             let secret = auth::new_secret();
             let id = store_token(
                 &store,
@@ -219,7 +228,8 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
                 kiosk.as_deref(),
                 label.as_deref(),
                 &now(),
-            )?;
+            )
+            .await?;
             eprintln!(
                 "token {id} added: role {role}, office {office}{}. It is shown once, here; only its hash is kept.",
                 kiosk.map(|k| format!(", kiosk {k}")).unwrap_or_default()
@@ -235,11 +245,11 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
             kiosk,
             label,
         } => {
-            let (file, store) = open_store(&config)?;
-            let role = role_and_office(&file, &role, &office)?;
+            let (loaded, store) = load(&config)?;
+            let role = role_and_office(&loaded.file, &role, &office)?;
             let secret = match from_config {
                 Some(n) => {
-                    let old = file.old_tokens().map_err(anyhow::Error::msg)?;
+                    let old = loaded.file.old_tokens(&config)?;
                     old.get(n.wrapping_sub(1)).cloned().ok_or_else(|| {
                         anyhow::anyhow!(
                             "--from-config {n}: {} has {} old token(s) in [server] tokens / token_file",
@@ -265,7 +275,8 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
                 kiosk.as_deref(),
                 label.as_deref(),
                 &now(),
-            )?;
+            )
+            .await?;
             println!(
                 "token {id} imported: role {role}, office {office}{}",
                 kiosk.map(|k| format!(", kiosk {k}")).unwrap_or_default()
@@ -273,12 +284,12 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
             Ok(())
         }
         TokenCommand::List { config } => {
-            let (_, store) = open_store(&config)?;
+            let (_, store) = load(&config)?;
             println!(
                 "{:>4}  {:<14} {:<8} {:<16} {:<12} {:<25} {:<25} label",
                 "id", "token", "role", "office", "kiosk", "created", "revoked"
             );
-            for t in store.conn().tokens()? {
+            for t in store.tokens().await? {
                 println!(
                     "{:>4}  {:<14} {:<8} {:<16} {:<12} {:<25} {:<25} {}",
                     t.id,
@@ -294,8 +305,8 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
             Ok(())
         }
         TokenCommand::Revoke { config, id } => {
-            let (_, store) = open_store(&config)?;
-            revoke_token(&store, id, &now())?;
+            let (_, store) = load(&config)?;
+            revoke_token(&store, id, &now()).await?;
             println!("token {id} revoked");
             Ok(())
         }
@@ -304,25 +315,25 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
 
 fn run(
     config: &std::path::Path,
-    file: CentralFile,
+    loaded: CentralConfig,
     listen: Option<String>,
     demo: bool,
     demo_out: Option<PathBuf>,
     sim: Option<u64>,
 ) -> anyhow::Result<()> {
+    let file = &loaded.file;
     if file.has_old_tokens() {
         anyhow::bail!(file.migration_help(config));
     }
-    let settings = file.settings().map_err(anyhow::Error::msg)?;
     let clock = Clock::from_env()?;
     match limits::raise_fd_limit() {
         Ok(n) => tracing::info!(open_files = n, "file-descriptor limit"),
         Err(e) => tracing::warn!(error = %e, "cannot raise the file-descriptor limit"),
     }
-    let (_, store) = open_store(config)?;
-    let live = store
-        .conn()
-        .tokens()?
+    let store = open_store(&loaded)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let live = runtime
+        .block_on(store.tokens())?
         .iter()
         .filter(|t| t.revoked.is_none())
         .count();
@@ -343,19 +354,23 @@ fn run(
         }
         Err(e) => return Err(e.into()),
     };
-    let central = Central::new(settings, store, keys, clock);
-    let runtime = tokio::runtime::Runtime::new()?;
+    let central = Central::new(
+        loaded.settings.clone(),
+        std::sync::Arc::new(store),
+        keys,
+        clock,
+    );
     runtime.block_on(async move {
         if demo {
-            let summary = seed_demo(&central, central.today(), 2024).map_err(|e| anyhow::anyhow!(e.message))?;
+            let summary = seed_demo(&central, central.today(), 2024).await?;
             tracing::info!(date = %summary.date, bookings = summary.bookings, "demo bookings ready");
             if let Some(dir) = &demo_out {
                 let files = write_demo_files(&summary, dir)?;
                 tracing::info!(dir = %dir.display(), files = files.len(), "demo codes and QR images written");
                 // A fresh staff token for the demo's staff page, in a
                 // private file (never in the log); the last demo's goes.
-                central.revoke_labelled("demo")?;
-                let (_, staff) = central.add_token(Role::Staff, &file.office.id, None, Some("demo"))?;
+                central.revoke_labelled("demo").await?;
+                let (_, staff) = central.add_token(Role::Staff, &file.office.id, None, Some("demo")).await?;
                 let path = dir.join("staff-token");
                 antrean_host::state_dir::write_private(&path, format!("{staff}\n").as_bytes())?;
                 tracing::info!(file = %path.display(), "demo staff token written (paste it into the staff page)");

@@ -1,8 +1,8 @@
 //! The central service's housekeeping loop: prunes board events older than
 //! the retention (and forgets idle rate-limit state), once at start and
-//! then every `maintenance_every`, on the blocking pool. It never spins: a
-//! slow or failing database makes a round late or fail, and the next round
-//! still waits its whole period.
+//! then every `maintenance_every` (the store does the work off the async
+//! workers). It never spins: a slow or failing database makes a round late
+//! or fail, and the next round still waits its whole period.
 
 use std::time::Duration;
 
@@ -18,11 +18,11 @@ pub async fn run(central: Central, mut shutdown: watch::Receiver<bool>) {
         .max(Duration::from_millis(10));
     loop {
         central.count_maintenance();
-        match central.blocking(|c| c.prune_events()).await {
+        match central.prune_events().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(pruned = n, "old board events pruned"),
             Err(e) => {
-                tracing::warn!(error = %e.message, retry_in = ?every, "pruning board events failed")
+                tracing::warn!(error = %e, retry_in = ?every, "pruning board events failed")
             }
         }
         tokio::select! {

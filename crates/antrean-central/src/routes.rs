@@ -1,9 +1,10 @@
 //! The central service over HTTP: one handler per endpoint of
 //! `docs/central-api.md`, each authenticating the bearer token (`401`),
-//! checking the role (`403`), then doing its work on the blocking pool.
+//! checking the role (`403`), reading the request, then calling the
+//! service (`service/`), whose storage never runs on the async workers.
 //! The router adds the request timeout (not on the event stream), the
 //! body limit and the staff page's security headers; `serve` runs it
-//! through the connection limits of `limits.rs`.
+//! through the connection limits of `limits.rs`. No rules and no SQL here.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,32 +12,31 @@ use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::Stream;
 use serde::Deserialize;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::{self, Action, Principal};
-use crate::store::StoredEvent;
-use crate::{ApiFailure, ApiResult, Central};
-use antrean_core::api::{BookingRequest, CheckinRequest, HealthReport};
+use crate::error::{ServiceError, ServiceResult};
+use crate::fanout;
+use crate::service::{CallAnswer, CancelAnswer, CounterAnswer, StaffView};
+use crate::store::{CounterAction, Finish};
+use crate::Central;
+use antrean_core::api::{BoardSnapshot, BookingRequest, CheckinRequest, HealthReport};
 use antrean_core::booking::{is_booking_code, parse_date};
-use antrean_core::manifest::{BookingStatus, Manifest};
+use antrean_core::manifest::Manifest;
+
+type ApiResult<T> = ServiceResult<T>;
 
 /// Reads a JSON body; bad JSON is `400 invalid_request`.
 fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiFailure::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("bad JSON: {e}"),
-        )
-    })
+    serde_json::from_slice(bytes).map_err(|e| ServiceError::BadRequest(format!("bad JSON: {e}")))
 }
 
 /// The bearer token's principal (`401` without a valid one).
@@ -45,12 +45,8 @@ async fn who(c: &Central, headers: &HeaderMap) -> ApiResult<Principal> {
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
-    )
-    .map(str::to_string);
-    let Some(token) = token else {
-        return Err(ApiFailure::unauthorized());
-    };
-    c.blocking(move |c| c.authenticate(Some(&token))).await
+    );
+    c.authenticate(token).await
 }
 
 /// Authenticates and checks the role for an action that needs no body.
@@ -86,15 +82,10 @@ async fn get_manifest(
     guard(&c, &headers, &office, Action::Manifest).await?;
     let date = match q.date.as_deref() {
         None => c.today(),
-        Some(d) => parse_date(d).ok_or_else(|| {
-            ApiFailure::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "date must be YYYY-MM-DD",
-            )
-        })?,
+        Some(d) => parse_date(d)
+            .ok_or_else(|| ServiceError::BadRequest("date must be YYYY-MM-DD".into()))?,
     };
-    let m = c.blocking(move |c| c.manifest(date)).await?;
+    let m = c.manifest(date).await?;
     let tag = etag_of(&m);
     let matches = headers
         .get(header::IF_NONE_MATCH)
@@ -116,13 +107,16 @@ async fn post_checkin(
     let req: CheckinRequest = body(&bytes)?;
     c.authorize(&p, &office, Action::Checkin { kiosk: &req.kiosk })?;
     if !is_booking_code(&req.booking) {
-        return Err(ApiFailure::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "booking code has a bad shape",
+        return Err(ServiceError::BadRequest(
+            "booking code has a bad shape".into(),
         ));
     }
-    let (status, answer) = c.blocking(move |c| c.checkin(&req)).await?;
+    let answer = c.checkin(&req).await?;
+    let status = if answer.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((status, Json(answer)).into_response())
 }
 
@@ -130,9 +124,9 @@ async fn get_board(
     State(c): State<Central>,
     Path(office): Path<String>,
     headers: HeaderMap,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<BoardSnapshot>> {
     guard(&c, &headers, &office, Action::Board).await?;
-    Ok(Json(c.blocking(|c| c.board()).await?).into_response())
+    Ok(Json(c.board().await?))
 }
 
 async fn get_events(
@@ -147,53 +141,17 @@ async fn get_events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     // Subscribe before reading the log: nothing falls between the two.
-    let live = c.subscribe();
-    let (first, upto): (Vec<StoredEvent>, u64) = c
-        .blocking(move |c| {
-            Ok(match last_id {
-                None => (vec![], c.seq()?),
-                Some(id) => match c.replay(id)? {
-                    Some(events) => {
-                        let upto = events.last().map(|e| e.seq).unwrap_or(id);
-                        (events, upto)
-                    }
-                    None => {
-                        let seq = c.seq()?;
-                        let reset = StoredEvent {
-                            seq,
-                            date: c.today(),
-                            kind: "reset".into(),
-                            data: serde_json::json!({"seq": seq}).to_string(),
-                        };
-                        (vec![reset], seq)
-                    }
-                },
-            })
-        })
-        .await?;
-    let to_sse = |e: StoredEvent| -> Result<SseEvent, Infallible> {
-        Ok(SseEvent::default()
-            .id(e.seq.to_string())
-            .event(e.kind)
-            .data(e.data))
-    };
-    let live = tokio_stream::wrappers::BroadcastStream::new(live)
-        .take_while(|r| std::future::ready(r.is_ok()))
-        .filter_map(move |r| std::future::ready(r.ok().filter(|e| e.seq > upto)))
-        .map(to_sse);
-    let mut closing = c.closing();
-    let stream = stream::iter(first.into_iter().map(to_sse))
-        .chain(live)
-        .take_until(async move {
-            let _ = closing.wait_for(|c| *c).await;
-        })
-        // The stream holds its slot until the client goes or the server stops.
-        .map(move |e| {
-            let _held = &slot;
-            e
-        });
+    let live = c.fanout().subscribe();
+    let (first, upto) = c.stream_start(last_id).await?;
     let ping = c.settings().ping_every.min(Duration::from_secs(15));
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(ping).text("ping")))
+    Ok(fanout::event_stream(
+        first,
+        upto,
+        live,
+        c.fanout().closing(),
+        slot,
+        ping,
+    ))
 }
 
 async fn put_health(
@@ -204,7 +162,7 @@ async fn put_health(
 ) -> ApiResult<StatusCode> {
     guard(&c, &headers, &office, Action::Health { kiosk: &kiosk }).await?;
     let report: HealthReport = body(&bytes)?;
-    c.blocking(move |c| c.health(&kiosk, &report)).await?;
+    c.health(&kiosk, &report).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -216,7 +174,7 @@ async fn post_booking(
 ) -> ApiResult<Response> {
     guard(&c, &headers, &office, Action::Book).await?;
     let req: BookingRequest = body(&bytes)?;
-    let answer = c.blocking(move |c| c.book(&req)).await?;
+    let answer = c.book(&req).await?;
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
@@ -224,16 +182,12 @@ async fn post_cancel(
     State(c): State<Central>,
     Path((office, booking)): Path<(String, String)>,
     headers: HeaderMap,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<CancelAnswer>> {
     guard(&c, &headers, &office, Action::Cancel).await?;
     if !is_booking_code(&booking) {
-        return Err(ApiFailure::new(
-            StatusCode::NOT_FOUND,
-            "unknown_booking",
-            "no such booking",
-        ));
+        return Err(ServiceError::UnknownBooking);
     }
-    Ok(Json(c.blocking(move |c| c.cancel(&booking)).await?))
+    Ok(Json(c.cancel(&booking).await?))
 }
 
 async fn post_counter(
@@ -242,22 +196,21 @@ async fn post_counter(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     guard(&c, &headers, &office, Action::Counter).await?;
-    match action.as_str() {
-        "next" => Ok(match c.blocking(move |c| c.next(&counter)).await? {
-            Some(v) => (StatusCode::OK, Json(v)).into_response(),
-            None => StatusCode::NO_CONTENT.into_response(),
-        }),
-        "recall" | "done" | "skip" => Ok(Json(
-            c.blocking(move |c| c.counter_action(&counter, &action))
-                .await?,
-        )
-        .into_response()),
-        _ => Err(ApiFailure::new(
-            StatusCode::NOT_FOUND,
-            "unknown_action",
-            "use next, recall, done or skip",
-        )),
-    }
+    let action = match action.as_str() {
+        "next" => {
+            let called: Option<CallAnswer> = c.next(&counter).await?;
+            return Ok(match called {
+                Some(v) => (StatusCode::OK, Json(v)).into_response(),
+                None => StatusCode::NO_CONTENT.into_response(),
+            });
+        }
+        "recall" => CounterAction::Recall,
+        "done" => CounterAction::Finish(Finish::Done),
+        "skip" => CounterAction::Finish(Finish::Skip),
+        _ => return Err(ServiceError::UnknownAction),
+    };
+    let answer: CounterAnswer = c.counter_action(&counter, action).await?;
+    Ok(Json(answer).into_response())
 }
 
 #[derive(Deserialize)]
@@ -274,7 +227,7 @@ async fn post_notice(
 ) -> ApiResult<StatusCode> {
     guard(&c, &headers, &office, Action::Notice).await?;
     let n: NoticeBody = body(&bytes)?;
-    c.blocking(move |c| c.notice(n.text)).await?;
+    c.notice(n.text).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -283,27 +236,9 @@ async fn get_staff(
     State(c): State<Central>,
     Path(office): Path<String>,
     headers: HeaderMap,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<StaffView>> {
     guard(&c, &headers, &office, Action::StaffView).await?;
-    c.blocking(|c| {
-        let board = c.board()?;
-        let today = c.today();
-        let waiting: Vec<serde_json::Value> = c
-            .bookings_on(today)?
-            .into_iter()
-            .filter(|b| b.status == BookingStatus::CheckedIn)
-            .map(|b| serde_json::json!({"number": b.number, "slot": b.slot, "service": b.service}))
-            .collect();
-        let kiosks: Vec<serde_json::Value> = c
-            .kiosk_health()?
-            .into_iter()
-            .map(|(k, r, at)| serde_json::json!({"kiosk": k, "printer": r.printer.state, "pending": r.pending_checkins, "at": at}))
-            .collect();
-        Ok(Json(
-            serde_json::json!({"date": today.to_string(), "board": board, "waiting": waiting, "kiosks": kiosks}),
-        ))
-    })
-    .await
+    Ok(Json(c.staff_view().await?))
 }
 
 /// Escapes text for HTML (the office's name and id come from configuration).
@@ -337,8 +272,8 @@ async fn staff_css() -> impl IntoResponse {
     )
 }
 
-async fn fallback() -> ApiFailure {
-    ApiFailure::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+async fn fallback() -> ServiceError {
+    ServiceError::NotFound
 }
 
 /// The staff page's Content-Security-Policy: its own script, style and API

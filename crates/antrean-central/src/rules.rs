@@ -63,6 +63,32 @@ pub fn booking_code(prefix: &str, date: NaiveDate, running: usize) -> String {
     format!("{prefix}-{}-{running:05}", date.format("%Y%m%d"))
 }
 
+/// The queue number of the `serial`-th booking of the session with this
+/// letter: `A-001`.
+pub fn queue_number(letter: &str, serial: u32) -> String {
+    format!("{letter}-{serial:03}")
+}
+
+/// Longest replay after a `Last-Event-ID`; further back gets `reset`.
+pub const MAX_REPLAY: u64 = 5000;
+
+/// Can a stream resume after `after`, given the log's `last` seq and the
+/// first seq kept of today (`None`: today has no events)? Never for an id
+/// the service never issued, nor across a day, nor for more than `max`
+/// events (a client that far behind fetches `/board`, after a `reset`).
+pub fn can_replay(after: u64, last: u64, first_today: Option<u64>, max: u64) -> bool {
+    if after > last {
+        return false;
+    }
+    if after == last {
+        return true;
+    }
+    match first_today {
+        Some(first) => after + 1 >= first && last - after <= max,
+        None => false,
+    }
+}
+
 /// May `date` be booked today?
 pub fn check_booking_date(
     rules: &BookingRules,
@@ -221,6 +247,30 @@ mod tests {
                 "{date}"
             );
         }
+    }
+
+    #[test]
+    fn replays_stay_within_today_and_the_cap() {
+        // (after, last, first of today, max, can replay)
+        for (after, last, first, max, want) in [
+            (7, 7, Some(5), 10, true),
+            (7, 7, None, 10, true),
+            (4, 7, Some(5), 10, true),
+            (3, 7, Some(5), 10, false),
+            (0, 7, Some(5), 10, false),
+            (0, 7, Some(1), 10, true),
+            (8, 7, Some(5), 10, false),
+            (4, 7, None, 10, false),
+            (4, 20, Some(1), 10, false),
+            (10, 20, Some(1), 10, true),
+        ] {
+            assert_eq!(
+                can_replay(after, last, first, max),
+                want,
+                "{after} {last} {first:?} {max}"
+            );
+        }
+        assert_eq!(queue_number("B", 15), "B-015");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use chrono::{DateTime, FixedOffset, NaiveTime};
 
-use crate::api::CallEvent;
+use crate::events::CallEvent;
 
 /// How the serial of a queue number is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

@@ -1,9 +1,16 @@
 //! Wire types of the central service API (`docs/central-api.md`), shared by
 //! the kiosk's client and the reference server. Plain serde structs: unknown
 //! fields are ignored and missing optional fields are absent, both ways.
-//! The manifest lives in `core::manifest`.
+//! The manifest lives in `core::manifest`; the board's events, with their
+//! one encoder and decoder, in `core::events` (re-exported here, since they
+//! are wire types too).
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::events::{
+    BadEvent, BoardEvent, CallEvent, CheckinEvent, CounterEvent, EncodedEvent, NoticeEvent,
+    ResetEvent,
+};
 
 /// Path prefix of every endpoint.
 pub const API_PREFIX: &str = "/v1/offices";
@@ -121,127 +128,6 @@ pub struct BoardSnapshot {
     pub notice: Option<String>,
 }
 
-/// `call` event data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CallEvent {
-    pub seq: u64,
-    pub number: String,
-    pub counter: String,
-    #[serde(default)]
-    pub service: String,
-    pub called_at: String,
-    #[serde(default)]
-    pub recall: bool,
-}
-
-/// `done` and `skip` event data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CounterEvent {
-    pub seq: u64,
-    pub number: String,
-    pub counter: String,
-}
-
-/// `checkin` event data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckinEvent {
-    pub seq: u64,
-    pub number: String,
-    pub slot: String,
-}
-
-/// `notice` event data (`text: null` clears it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NoticeEvent {
-    pub seq: u64,
-    #[serde(default)]
-    pub text: Option<String>,
-}
-
-/// `reset` event data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResetEvent {
-    pub seq: u64,
-}
-
-/// One board event of the SSE stream, typed by its `event:` name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BoardEvent {
-    Call(CallEvent),
-    Done(CounterEvent),
-    Skip(CounterEvent),
-    Checkin(CheckinEvent),
-    Notice(NoticeEvent),
-    Reset(ResetEvent),
-}
-
-/// An SSE event whose type or data this version cannot read.
-#[derive(Debug, thiserror::Error)]
-#[error("unreadable `{kind}` event: {reason}")]
-pub struct BadEvent {
-    pub kind: String,
-    pub reason: String,
-}
-
-impl BoardEvent {
-    /// The board `seq` after this event.
-    pub fn seq(&self) -> u64 {
-        match self {
-            BoardEvent::Call(e) => e.seq,
-            BoardEvent::Done(e) | BoardEvent::Skip(e) => e.seq,
-            BoardEvent::Checkin(e) => e.seq,
-            BoardEvent::Notice(e) => e.seq,
-            BoardEvent::Reset(e) => e.seq,
-        }
-    }
-
-    /// The SSE `event:` name.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            BoardEvent::Call(_) => "call",
-            BoardEvent::Done(_) => "done",
-            BoardEvent::Skip(_) => "skip",
-            BoardEvent::Checkin(_) => "checkin",
-            BoardEvent::Notice(_) => "notice",
-            BoardEvent::Reset(_) => "reset",
-        }
-    }
-
-    /// Reads an event from its SSE `event:` name and `data:` JSON.
-    pub fn parse(kind: &str, data: &str) -> Result<BoardEvent, BadEvent> {
-        let bad = |e: serde_json::Error| BadEvent {
-            kind: kind.to_string(),
-            reason: e.to_string(),
-        };
-        Ok(match kind {
-            "call" => BoardEvent::Call(serde_json::from_str(data).map_err(bad)?),
-            "done" => BoardEvent::Done(serde_json::from_str(data).map_err(bad)?),
-            "skip" => BoardEvent::Skip(serde_json::from_str(data).map_err(bad)?),
-            "checkin" => BoardEvent::Checkin(serde_json::from_str(data).map_err(bad)?),
-            "notice" => BoardEvent::Notice(serde_json::from_str(data).map_err(bad)?),
-            "reset" => BoardEvent::Reset(serde_json::from_str(data).map_err(bad)?),
-            other => {
-                return Err(BadEvent {
-                    kind: other.to_string(),
-                    reason: "unknown event type".into(),
-                })
-            }
-        })
-    }
-
-    /// The `data:` JSON of this event.
-    pub fn data_json(&self) -> String {
-        let r = match self {
-            BoardEvent::Call(e) => serde_json::to_string(e),
-            BoardEvent::Done(e) | BoardEvent::Skip(e) => serde_json::to_string(e),
-            BoardEvent::Checkin(e) => serde_json::to_string(e),
-            BoardEvent::Notice(e) => serde_json::to_string(e),
-            BoardEvent::Reset(e) => serde_json::to_string(e),
-        };
-        r.unwrap_or_else(|_| "{}".into())
-    }
-}
-
 /// Printer part of a health report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrinterHealth {
@@ -284,22 +170,6 @@ pub struct BookingResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn events_round_trip_and_ignore_unknown_fields() {
-        let e = BoardEvent::parse(
-            "call",
-            r#"{"seq":7,"number":"B-015","counter":"3","service":"KTP-EL","called_at":"2024-05-08T09:40:00+07:00","recall":false,"extra":1}"#,
-        )
-        .unwrap();
-        assert_eq!(e.seq(), 7);
-        assert_eq!(e.kind(), "call");
-        assert_eq!(BoardEvent::parse("call", &e.data_json()).unwrap(), e);
-        let n = BoardEvent::parse("notice", r#"{"seq":8,"text":null}"#).unwrap();
-        assert_eq!(n, BoardEvent::Notice(NoticeEvent { seq: 8, text: None }));
-        assert!(BoardEvent::parse("teleport", "{}").is_err());
-        assert!(BoardEvent::parse("done", "{not json").is_err());
-    }
 
     #[test]
     fn only_the_contract_answers_refuse_a_checkin() {

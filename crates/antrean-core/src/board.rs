@@ -3,9 +3,8 @@
 //! (applied, duplicate, gap, reset). It never goes backwards: an older
 //! snapshot or an event at or below the current `seq` changes nothing.
 
-use crate::api::{
-    BoardCounter, BoardEvent, BoardSnapshot, CallEvent, RecentCall, Serving, Waiting,
-};
+use crate::api::{BoardCounter, BoardSnapshot, RecentCall, Serving, Waiting};
+use crate::events::{BoardEvent, CallEvent};
 
 /// Most recent calls kept.
 pub const RECENT: usize = 10;
@@ -241,7 +240,7 @@ impl BoardState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{CheckinEvent, CounterEvent, NoticeEvent, ResetEvent};
+    use crate::events::{CheckinEvent, CounterEvent, NoticeEvent, ResetEvent};
 
     fn snap(seq: u64) -> BoardSnapshot {
         BoardSnapshot {

@@ -5,11 +5,11 @@
 //! policy. Nothing in here does I/O or reads a clock: callers pass `now` in.
 //!
 //! Imports run one way, and nothing outside this crate is imported:
-//! `booking`, `keys`, `api`, `sse`, `backoff` and `printer_status` import
-//! no other module; `token` and `framing` use `booking`; `manifest` uses
+//! `booking`, `keys`, `events`, `sse`, `backoff` and `printer_status`
+//! import no other module; `api` re-exports `events`; `token` and `framing` use `booking`; `manifest` uses
 //! `booking` and `keys`; `checkin` uses those and `token`; `locale` uses
-//! `checkin`; `ticket` uses `locale`; `walkin` uses `ticket`; `board` and
-//! `announce` use `api`.
+//! `checkin`; `ticket` uses `locale`; `walkin` uses `ticket`; `board` uses
+//! `api` and `events`; `announce` uses `events`.
 
 pub mod announce;
 pub mod api;
@@ -17,6 +17,7 @@ pub mod backoff;
 pub mod board;
 pub mod booking;
 pub mod checkin;
+pub mod events;
 pub mod framing;
 pub mod keys;
 pub mod locale;

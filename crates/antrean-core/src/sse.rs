@@ -5,7 +5,8 @@
 //! or hostile server cannot make the kiosk grow without bound: whatever
 //! bytes arrive, the parser holds about [`MAX_LINE`] + [`MAX_EVENT`] (at
 //! most twice that in allocated capacity).
-//! Also the server-side encoder.
+//! Reading only: the central service frames events with its HTTP server,
+//! from `events::BoardEvent::encode`.
 
 /// Longest line kept; a longer one drops the event it belongs to.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -187,19 +188,6 @@ impl SseParser {
     }
 }
 
-/// Encodes one event for the wire (`data` must be one line of JSON or be
-/// split by the caller).
-pub fn encode_event(id: u64, event: &str, data: &str) -> String {
-    let mut s = format!("id: {id}\nevent: {event}\n");
-    for line in data.lines() {
-        s.push_str("data: ");
-        s.push_str(line);
-        s.push('\n');
-    }
-    s.push('\n');
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,16 +330,6 @@ mod tests {
         assert_eq!(
             parse_all(&[wire.as_bytes()]),
             vec![SseItem::Oversized, msg(None, "message", "next")]
-        );
-    }
-
-    #[test]
-    fn encoder_round_trips() {
-        let wire = encode_event(42, "call", "{\"seq\":42}");
-        assert_eq!(wire, "id: 42\nevent: call\ndata: {\"seq\":42}\n\n");
-        assert_eq!(
-            parse_all(&[wire.as_bytes()]),
-            vec![msg(Some("42"), "call", "{\"seq\":42}")]
         );
     }
 }

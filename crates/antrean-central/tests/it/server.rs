@@ -7,16 +7,19 @@ use std::time::Duration;
 
 use antrean_central::auth::Role;
 use antrean_central::keys::KeyStore;
-use antrean_central::store::Store;
 use antrean_central::{serve, Central, CentralSettings};
-use antrean_core::api::{BoardEvent, BookingResponse, CheckinResponse};
+use antrean_core::api::{BookingResponse, CheckinResponse};
 use antrean_core::checkin::{at_office, verify, Rules};
+use antrean_core::events::BoardEvent;
 use antrean_core::keys::{KeyRing, TrustedKey};
 use antrean_core::sse::{SseItem, SseParser};
 use antrean_host::clock::Clock;
 use chrono::DateTime;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+use crate::support::service::sqlite;
+use crate::support::sse::read_events;
 
 /// An admin token for every office: these tests drive every endpoint.
 const TOKEN: &str = "central-server-test-token";
@@ -38,15 +41,11 @@ async fn start(db: &std::path::Path, keys: &std::path::Path, port: u16) -> Serve
     if !keys.join("active").exists() {
         KeyStore::generate(keys, "k2024a").unwrap();
     }
-    let central = Central::new(
-        settings,
-        Store::open(db).unwrap(),
-        KeyStore::load(keys).unwrap(),
-        clock,
-    );
-    if central.tokens().unwrap().is_empty() {
+    let central = Central::new(settings, sqlite(db), KeyStore::load(keys).unwrap(), clock);
+    if central.tokens().await.unwrap().is_empty() {
         central
             .import_token(TOKEN, Role::Admin, "*", None, None)
+            .await
             .unwrap();
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -135,28 +134,6 @@ impl Server {
         )
         .await
     }
-}
-
-/// Reads SSE events from a response until `n` messages arrived.
-async fn read_events(
-    resp: &mut reqwest::Response,
-    parser: &mut SseParser,
-    n: usize,
-) -> Vec<(Option<String>, BoardEvent)> {
-    let mut out = Vec::new();
-    while out.len() < n {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
-            .await
-            .expect("events arrive")
-            .unwrap()
-            .expect("stream open");
-        for item in parser.push(&chunk) {
-            if let SseItem::Message(m) = item {
-                out.push((m.id.clone(), BoardEvent::parse(&m.event, &m.data).unwrap()));
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test]
