@@ -9,6 +9,7 @@
 //! on every back end: SQLite, and PostgreSQL from a throwaway cluster the
 //! tests start themselves. Support is split by concern under `support/`.
 
+mod dependencies;
 mod event_log;
 mod instances;
 mod limits;

@@ -353,3 +353,45 @@ async fn three_offices_on(backend: Backend) {
         .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 }
+
+#[test]
+fn the_demo_seeds_every_office() {
+    use crate::support::binary::serve_binary;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!(
+        "[server]\ndb = \"{}\"\nkey_dir = \"{}\"\n",
+        dir.path().join("city.sqlite3").display(),
+        dir.path().join("keys").display()
+    );
+    for (id, name, prefix) in CITY {
+        text.push_str(&format!(
+            "[[offices]]\nid = \"{id}\"\nname = \"{name}\"\nbooking_prefix = \"{prefix}\"\n"
+        ));
+    }
+    let config = dir.path().join("city.toml");
+    std::fs::write(&config, text).unwrap();
+    let out = dir.path().join("demo");
+    let server = serve_binary(&config, &["--demo", "--demo-out", out.to_str().unwrap()]);
+    // One token for the page that can switch between the offices.
+    let token = std::fs::read_to_string(out.join("staff-token")).unwrap();
+    let http = reqwest::blocking::Client::new();
+    for (id, _, prefix) in CITY {
+        let list = std::fs::read_to_string(out.join(id).join("bookings.txt")).unwrap();
+        assert!(
+            list.contains(&format!("{prefix}-{}", TODAY.replace('-', ""))),
+            "{list}"
+        );
+        let m: Value = http
+            .get(format!(
+                "http://{}/v1/offices/{id}/manifest?date={TODAY}",
+                server.addr
+            ))
+            .bearer_auth(token.trim())
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let n = m["bookings"].as_array().map_or(0, Vec::len);
+        assert!(n > 100, "{id}: {n} demo bookings");
+    }
+}

@@ -7,7 +7,7 @@
 //! cluster is stopped and its directory removed when the test binary
 //! exits, also after a failed test, and (by a watchdog process) when the
 //! binary is killed. Without the binaries: with `CI=true` the tests fail
-//! naming `scripts/install-deps`; otherwise one line says the PostgreSQL
+//! naming `scripts/install-deps --test`; otherwise one line says the PostgreSQL
 //! cases are skipped.
 
 use std::path::{Path, PathBuf};
@@ -246,10 +246,10 @@ pub fn cluster() -> Option<&'static Cluster> {
             None => {
                 assert!(
                     !ci(),
-                    "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb), and CI is set: run scripts/install-deps, which installs the postgresql package"
+                    "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb), and CI is set: run scripts/install-deps --test, which installs the postgresql package"
                 );
                 eprintln!(
-                    "skipping the PostgreSQL cases: PostgreSQL is not installed; run scripts/install-deps (it installs postgresql)"
+                    "skipping the PostgreSQL cases: PostgreSQL is not installed; run scripts/install-deps --test (it installs postgresql)"
                 );
                 None
             }
