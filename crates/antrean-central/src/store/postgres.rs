@@ -126,8 +126,10 @@ impl PostgresStore {
             source: Box::new(e),
         })?;
         // Statements are not logged (they carry no personal data, but the
-        // log is not the place for them).
-        let connect = connect.disable_statement_logging();
+        // log is not the place for them), nor the server's notices.
+        let connect = connect
+            .disable_statement_logging()
+            .options([("client_min_messages", "warning")]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .min_connections(0)
