@@ -257,6 +257,10 @@ impl Office {
             .await?;
         let updated = match outcome {
             CheckinOutcome::Unknown => return Err(ServiceError::UnknownBooking),
+            // Cancelled between our read and our write.
+            CheckinOutcome::Already(b) if b.status == BookingStatus::Cancelled => {
+                return Err(ServiceError::Cancelled)
+            }
             // Another kiosk was first, between our read and our write.
             CheckinOutcome::Already(b) => return Ok(answer(&b, true)),
             CheckinOutcome::First { booking, .. } => booking,

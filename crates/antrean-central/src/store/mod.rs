@@ -227,6 +227,12 @@ pub enum StoreError {
         #[source]
         source: BackendError,
     },
+    #[error("cannot connect to the central database {url} (check that PostgreSQL runs and accepts this host in pg_hba.conf, and the URL's host, port, database, user and password)")]
+    Connect {
+        url: String,
+        #[source]
+        source: BackendError,
+    },
     #[error("the central database failed: {0}. Check the disk and the service's log; the request can be retried.")]
     Backend(#[source] BackendError),
     #[error("the central database cannot be reached: {0}. Check that PostgreSQL runs and this host may connect; the request can be retried.")]

@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::ConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 use tokio::sync::broadcast;
 
 use super::{
@@ -130,17 +130,22 @@ impl PostgresStore {
         let connect = connect
             .disable_statement_logging()
             .options([("client_min_messages", "warning")]);
+        // One connection first: its error says what is wrong (refused,
+        // password, no such database), where the pool's would only time out.
+        let first = tokio::time::timeout(options.acquire_timeout, connect.connect())
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+            .map_err(|e| StoreError::Connect {
+                url: crate::config::redact_url(url),
+                source: Box::new(e),
+            })?;
+        let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .min_connections(0)
             .acquire_timeout(options.acquire_timeout)
             .idle_timeout(Some(Duration::from_secs(300)))
-            .connect_with(connect.clone())
-            .await
-            .map_err(|e| StoreError::Open {
-                path: crate::config::redact_url(url),
-                source: Box::new(e),
-            })?;
+            .connect_lazy_with(connect.clone());
         let applied = migrate(&pool).await?;
         let feed = Arc::new(Feed::default());
         let listening = Arc::new(listener::State::default());

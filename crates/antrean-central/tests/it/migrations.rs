@@ -147,8 +147,22 @@ fn migrate_says_what_it_applied_on_sqlite_and_postgres() {
     );
     let (ok, out, _) = central_cmd(&["migrate", "--config", cfg], None);
     assert!(ok && out.contains("up to date"), "{out}");
+    // A database that cannot be reached: said so, with what to check, and
+    // without the password.
+    let broken = city_config(
+        dir.path(),
+        "postgres://nobody:sekret@127.0.0.1:1/none",
+        40,
+        "",
+    );
+    let (ok, _, err) = central_cmd(&["migrate", "--config", broken.to_str().unwrap()], None);
+    assert!(!ok);
+    assert!(
+        err.contains("cannot connect") && err.contains("pg_hba.conf"),
+        "{err}"
+    );
+    assert!(!err.contains("sekret"), "{err}");
     // The environment's URL wins over the file's.
-    let broken = city_config(dir.path(), "postgres://nobody@127.0.0.1:1/none", 40, "");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_antrean-central"))
         .args(["migrate", "--config", broken.to_str().unwrap()])
         .env("ANTREAN_DATABASE_URL", &url)
