@@ -1,16 +1,56 @@
 //! View models for the screens, and the keyboard-wedge burst detector.
-//! Pure: they turn scan reports, board states and times into the texts the
-//! screens show; the adapters copy them into Slint properties.
+//! Pure: they turn scan reports, the situation, the board and the walk-in
+//! answer into the texts the screens show; the adapters copy them into
+//! Slint properties. No Slint types, no I/O.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
+use crate::config::{Config, UiRole};
 use crate::kiosk::{Outcome, ScanReport};
+use crate::screen_feed::{BoardPicture, Situation, WalkInAnswer};
 use antrean_core::board::BoardState;
 use antrean_core::booking::Slot;
 use antrean_core::checkin::{is_open, Reason, Rules};
 use antrean_core::locale::{date_en, jam, printer_fault_message, rejection_message, tanggal, zona};
 use antrean_core::manifest::{default_service_name, Manifest};
+use antrean_core::printer_status::PrinterState;
+
+/// What the screens need of the configuration.
+#[derive(Debug, Clone)]
+pub struct ScreenSettings {
+    pub office_name: String,
+    pub rules: Rules,
+    pub booking_url: String,
+    pub desk: String,
+    pub role: UiRole,
+    pub fullscreen: bool,
+}
+
+impl ScreenSettings {
+    pub fn from_config(config: &Config) -> ScreenSettings {
+        ScreenSettings {
+            office_name: config.office.name.clone(),
+            rules: config.rules(),
+            booking_url: config.walkin.booking_url.clone(),
+            desk: config.walkin.desk_location.clone(),
+            role: config.ui.role,
+            fullscreen: config.ui.fullscreen,
+        }
+    }
+}
+
+/// The kiosk screen of the moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Idle,
+    Typing,
+    Processing,
+    Success,
+    Rejected,
+    Fault,
+    WalkIn,
+}
 
 /// What a person did on the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,8 +119,8 @@ impl WedgeBuffer {
 /// What the kiosk screen shows after a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultView {
-    /// `success`, `rejected` or `fault`; `None` for nothing to show (a double read).
-    pub screen: Option<&'static str>,
+    /// Success, rejected or fault; `None` for nothing to show (a double read).
+    pub screen: Option<Screen>,
     pub number: String,
     pub service: String,
     pub session: String,
@@ -118,18 +158,18 @@ pub fn result_view(report: &ScanReport, manifest: Option<&Manifest>, tz: Tz) -> 
     }
     match &report.outcome {
         Outcome::Accept | Outcome::Reprint => {
-            v.screen = Some("success");
+            v.screen = Some(Screen::Success);
             v.reprint = report.outcome == Outcome::Reprint;
         }
         Outcome::Rejected(r) => {
-            v.screen = Some("rejected");
+            v.screen = Some(Screen::Rejected);
             let m = rejection_message(r);
             v.message_id = m.id;
             v.message_en = m.en;
             v.offer_walkin = matches!(r.reason, Reason::UnknownBooking | Reason::InvalidFormat);
         }
-        Outcome::PrinterFault(_) | Outcome::JournalFault(_) => {
-            v.screen = Some("fault");
+        Outcome::PrinterFault(_) | Outcome::JournalFault => {
+            v.screen = Some(Screen::Fault);
             let m = printer_fault_message();
             v.message_id = m.id;
             v.message_en = m.en;
@@ -196,15 +236,11 @@ pub struct BoardView {
     pub stale_text: String,
 }
 
-/// How long without events or pings before the board says so.
-pub const STALE_AFTER_SECONDS: i64 = 60;
-
-/// Builds the board's view; `last_contact` decides the stale banner.
+/// Builds the board's view; when it is not live, a banner says since when.
 pub fn board_view(
     state: &BoardState,
-    connected: bool,
+    live: bool,
     last_contact: Option<DateTime<FixedOffset>>,
-    now: DateTime<FixedOffset>,
 ) -> BoardView {
     let label_of = |id: &str| {
         state
@@ -214,9 +250,7 @@ pub fn board_view(
             .map(|c| c.label.clone())
             .unwrap_or_else(|| format!("Loket {id}"))
     };
-    let fresh =
-        connected && last_contact.is_some_and(|t| (now - t).num_seconds() <= STALE_AFTER_SECONDS);
-    let stale_text = if fresh {
+    let stale_text = if live {
         String::new()
     } else {
         match last_contact {
@@ -306,6 +340,116 @@ pub fn english_date(d: NaiveDate) -> String {
 /// Local naive time of an instant (for the walk-in core).
 pub fn local(now: DateTime<FixedOffset>) -> NaiveDateTime {
     now.naive_local()
+}
+
+/// The board's picture as the board shows it.
+pub fn board_picture_view(picture: &BoardPicture) -> BoardView {
+    board_view(&picture.state, picture.live, picture.last_contact)
+}
+
+/// The kiosk screen's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KioskHeader {
+    pub office: String,
+    pub date: String,
+    pub clock: String,
+    /// The open session, (Indonesian, English).
+    pub session: (String, String),
+    pub offline: bool,
+}
+
+/// The kiosk's header in this situation.
+pub fn kiosk_header(s: &Situation, settings: &ScreenSettings) -> KioskHeader {
+    let (date, clock) = date_and_clock(s.now);
+    KioskHeader {
+        office: s
+            .manifest
+            .as_ref()
+            .and_then(|m| m.office_name.clone())
+            .unwrap_or_else(|| settings.office_name.clone()),
+        date,
+        clock,
+        session: open_session_text(s.manifest.as_deref(), s.now, &settings.rules),
+        offline: s.offline,
+    }
+}
+
+/// The board's header and its staff banner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardHeader {
+    pub office: String,
+    pub date: String,
+    pub clock: String,
+    /// For staff: the kiosk's printer, the kiosk's clock (empty when fine).
+    pub warning: String,
+}
+
+/// The board's header in this situation.
+pub fn board_header(s: &Situation, settings: &ScreenSettings) -> BoardHeader {
+    let (date, clock) = date_and_clock(s.now);
+    let printer = match s.printer {
+        PrinterState::Ok => String::new(),
+        PrinterState::PaperLow => {
+            "Kertas printer kiosk hampir habis · Kiosk printer paper low".into()
+        }
+        other => format!(
+            "Printer kiosk: {} · Kiosk printer needs attention",
+            other.as_str()
+        ),
+    };
+    let warning = match s.clock_skew_seconds {
+        Some(skew) => {
+            format!("{printer} Jam kiosk selisih {skew} detik · Kiosk clock off by {skew} s")
+                .trim()
+                .to_string()
+        }
+        None => printer,
+    };
+    BoardHeader {
+        office: settings.office_name.clone(),
+        date,
+        clock,
+        warning,
+    }
+}
+
+/// The walk-in help screen's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkInView {
+    /// (day, session, free places).
+    pub rows: Vec<(String, String, String)>,
+    pub booking_url: String,
+    pub desk: String,
+    pub note_id: String,
+    pub note_en: String,
+}
+
+/// The walk-in help for this answer.
+pub fn walkin_view(answer: &WalkInAnswer, settings: &ScreenSettings) -> WalkInView {
+    let (note_id, note_en) = if answer.offline {
+        (
+            "Data mungkin belum terbaru (layanan pusat tidak terhubung).".to_string(),
+            "Figures may be out of date (central service not reachable).".to_string(),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    WalkInView {
+        rows: free_session_rows(&answer.free, settings.rules.timezone, 6),
+        booking_url: settings.booking_url.clone(),
+        desk: settings.desk.clone(),
+        note_id,
+        note_en,
+    }
+}
+
+/// The line under the walk-in buttons after "Cetak info".
+pub fn slip_status(printed: bool) -> &'static str {
+    if printed {
+        "Info sudah dicetak, silakan ambil. · Printed, please take it."
+    } else {
+        "Printer bermasalah, silakan ke meja informasi. · Printer problem, please go to the information desk."
+    }
 }
 
 #[cfg(test)]
