@@ -110,3 +110,43 @@ impl Transport for FileTransport {
         format!("virtual printer in {}", self.dir.display())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use antrean_core::printer_status::{decode, STATUS_QUERY};
+
+    #[test]
+    fn answers_status_queries_from_its_state_file_and_files_tickets() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = FileTransport::new(dir.path().join("tickets"), 48);
+        let state = |t: &mut FileTransport| {
+            let mut reply = [0u8; 4];
+            assert_eq!(
+                t.exchange(&STATUS_QUERY, &mut reply, Duration::ZERO)
+                    .unwrap(),
+                4
+            );
+            decode(reply).unwrap().state
+        };
+        assert_eq!(state(&mut t), PrinterState::Ok);
+        for (written, expect) in [
+            ("paper_low", PrinterState::PaperLow),
+            ("paper_out", PrinterState::PaperOut),
+            ("cover_open", PrinterState::CoverOpen),
+            ("offline", PrinterState::Offline),
+            ("error", PrinterState::Error),
+            ("ok", PrinterState::Ok),
+        ] {
+            std::fs::write(dir.path().join("virtual-printer.state"), written).unwrap();
+            assert_eq!(state(&mut t), expect, "{written}");
+        }
+        t.send(b"\x1b@HELLO\n", "BGR-1/x").unwrap();
+        let names: Vec<String> = std::fs::read_dir(t.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert!(names.contains(&"0001-BGR-1_x.bin".to_string()), "{names:?}");
+        assert!(names.contains(&"0001-BGR-1_x.txt".to_string()), "{names:?}");
+    }
+}

@@ -456,6 +456,106 @@ pub fn slip_status(printed: bool) -> &'static str {
 mod tests {
     use super::*;
 
+    fn situation(printer: PrinterState, skew: Option<i64>, offline: bool) -> Situation {
+        Situation {
+            now: chrono::DateTime::parse_from_rfc3339("2024-05-08T09:20:00+07:00").unwrap(),
+            manifest: None,
+            offline,
+            printer,
+            clock_skew_seconds: skew,
+        }
+    }
+
+    fn settings() -> ScreenSettings {
+        ScreenSettings {
+            office_name: "Disdukcapil Kota Bogor".into(),
+            rules: Rules {
+                office: "kota-bogor".into(),
+                timezone: chrono_tz::Asia::Jakarta,
+                early_minutes: 30,
+                late_minutes: 15,
+                reprint_limit: 1,
+            },
+            booking_url: "https://antrean.example.go.id".into(),
+            desk: "Meja informasi".into(),
+            role: UiRole::Both,
+            fullscreen: false,
+        }
+    }
+
+    #[test]
+    fn the_board_tells_staff_about_the_kiosk() {
+        // (printer, clock skew, the board's staff banner)
+        let cases: &[(PrinterState, Option<i64>, &str)] = &[
+            (PrinterState::Ok, None, ""),
+            (
+                PrinterState::PaperLow,
+                None,
+                "Kertas printer kiosk hampir habis · Kiosk printer paper low",
+            ),
+            (
+                PrinterState::CoverOpen,
+                None,
+                "Printer kiosk: cover_open · Kiosk printer needs attention",
+            ),
+            (
+                PrinterState::Ok,
+                Some(-300),
+                "Jam kiosk selisih -300 detik · Kiosk clock off by -300 s",
+            ),
+            (
+                PrinterState::Offline,
+                Some(200),
+                "Printer kiosk: offline · Kiosk printer needs attention Jam kiosk selisih 200 detik · Kiosk clock off by 200 s",
+            ),
+        ];
+        for (printer, skew, warning) in cases {
+            let h = board_header(&situation(*printer, *skew, false), &settings());
+            assert_eq!(h.warning, *warning, "{printer:?} {skew:?}");
+            assert_eq!(
+                (h.date.as_str(), h.clock.as_str()),
+                ("Rabu, 08 Mei 2024", "09.20")
+            );
+        }
+    }
+
+    #[test]
+    fn the_kiosk_header_shows_the_open_session_and_the_link() {
+        let h = kiosk_header(&situation(PrinterState::Ok, None, true), &settings());
+        assert!(h.offline);
+        assert_eq!(h.office, "Disdukcapil Kota Bogor");
+        assert!(h.session.0.starts_with("Belum ada sesi"), "{:?}", h.session);
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "office": "kota-bogor", "date": "2024-05-08", "office_name": "Disdukcapil Bogor",
+            "sessions": [{"slot": "09:00-10:00", "letter": "B", "quota": 50},
+                         {"slot": "13:00-14:00", "letter": "E", "quota": 50}]
+        }))
+        .unwrap();
+        let s = Situation {
+            manifest: Some(std::sync::Arc::new(manifest)),
+            ..situation(PrinterState::Ok, None, false)
+        };
+        let h = kiosk_header(&s, &settings());
+        assert!(!h.offline);
+        assert_eq!(h.office, "Disdukcapil Bogor");
+        assert_eq!(h.session.0, "Check-in dibuka untuk sesi 09.00-10.00");
+        assert_eq!(h.session.1, "Check-in is open for session 09.00-10.00");
+    }
+
+    #[test]
+    fn a_board_that_is_not_live_says_since_when() {
+        let at = chrono::DateTime::parse_from_rfc3339("2024-05-08T09:21:00+07:00").unwrap();
+        let state = BoardState::new();
+        assert_eq!(board_view(&state, true, Some(at)).stale_text, "");
+        assert_eq!(
+            board_view(&state, false, Some(at)).stale_text,
+            "Koneksi terputus, terakhir diperbarui 09.21 · Connection lost, last updated 09.21"
+        );
+        assert!(board_view(&state, false, None)
+            .stale_text
+            .contains("menunggu data antrean"));
+    }
+
     #[test]
     fn wedge_bursts_and_idle_gaps() {
         let mut w = WedgeBuffer::new(300);

@@ -16,6 +16,12 @@ pub struct Pty {
     pub slave: TTYPort,
 }
 
+impl Default for Pty {
+    fn default() -> Self {
+        Pty::new()
+    }
+}
+
 impl Pty {
     pub fn new() -> Pty {
         let (mut master, slave) = TTYPort::pair().expect("a pseudo-terminal pair");
