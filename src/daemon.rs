@@ -63,20 +63,6 @@ pub struct DaemonOptions {
     pub beat_every: Duration,
 }
 
-impl DaemonOptions {
-    /// No central link, no observers, scans only through [`Daemon::sender`].
-    pub fn new(clock: Clock, source: ScanSource) -> DaemonOptions {
-        DaemonOptions {
-            clock,
-            source,
-            observers: Vec::new(),
-            link: None,
-            metrics: Arc::new(Metrics::new()),
-            beat_every: Duration::from_secs(5),
-        }
-    }
-}
-
 /// A running daemon.
 pub struct Daemon {
     tx: SyncSender<Event>,

@@ -82,7 +82,8 @@ pub struct BoardPicture {
     pub state: BoardState,
     /// Events or pings arrived within [`BOARD_LIVE_FOR`].
     pub live: bool,
-    /// When the last event, ping or snapshot arrived (office time).
+    /// When the board is not live: when the last event, ping or snapshot
+    /// arrived (office time). Absent while live (pings are not news).
     pub last_contact: Option<DateTime<FixedOffset>>,
 }
 
@@ -198,8 +199,9 @@ pub fn start(
         });
         true
     }));
-    if src.scans.try_send(observe).is_err() {
-        tracing::warn!("the kiosk loop did not take the screens' report observer");
+    // Once, at start: waiting for the loop to take it is brief.
+    if src.scans.send(observe).is_err() {
+        tracing::warn!("the kiosk loop has stopped: the screens get no scan results");
     }
     let src = Arc::new(src);
     runtime.spawn(situation(src.clone(), screens.clone()));
@@ -277,6 +279,7 @@ fn board_picture(feed: &BoardFeed, now: DateTime<chrono::Utc>, src: &FeedSources
         live,
         last_contact: feed
             .last_contact
+            .filter(|_| !live)
             .map(|t| at_office(t, src.config.timezone())),
     }
 }

@@ -636,8 +636,3 @@ impl Kiosk {
         self.observers.retain_mut(|sink| sink(report));
     }
 }
-
-/// Office time now on `clock`.
-pub fn office_time(clock: &Clock, tz: chrono_tz::Tz) -> DateTime<FixedOffset> {
-    at_office(clock.now(), tz)
-}

@@ -23,8 +23,6 @@ use crate::screen_feed::{ScreenFeed, Screens};
 pub enum ScreenError {
     #[error("cannot open a window: {0}. On a kiosk PC without X or Wayland, run with SLINT_BACKEND=linuxkms; to run without a screen use --headless.")]
     Platform(#[from] slint::PlatformError),
-    #[error("the screens' event loop failed: {0}")]
-    EventLoop(#[from] slint::EventLoopError),
 }
 
 /// The windows `[ui] role` asks for, and their controller once connected.
