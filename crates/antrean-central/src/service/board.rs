@@ -54,7 +54,7 @@ pub struct StaffWaiting {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StaffKiosk {
     pub kiosk: String,
-    pub printer: String,
+    pub printer: antrean_core::printer_status::PrinterState,
     pub pending: u64,
     pub at: String,
 }
