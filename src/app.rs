@@ -1,9 +1,10 @@
 //! The whole kiosk process, assembled: the kiosk loop and its scan sources
 //! (`daemon`), and, when `[central]` is configured, the sync tasks on a
-//! tokio runtime. `run` (headless or with screens), the tests and the
-//! benchmarks all start the product through [`App::start`].
+//! tokio runtime, the spoken calls and the status endpoint. `run`
+//! (headless or with screens), the tests and the benchmarks all start the
+//! product through [`App::start`]; screens connect with
+//! [`App::attach_screens`] and see nothing else of it.
 
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,13 +13,15 @@ use tokio::sync::watch;
 use crate::central::board_sync::{BoardFeed, BoardSyncOptions};
 use crate::central::client::CentralClient;
 use crate::central::sync::{self, Link, LinkStatus, SyncShared};
-use crate::config::{CentralConfig, Config};
-use crate::daemon::{Daemon, ScanSource, StartError};
+use crate::config::{CentralConfig, CentralUrl, Config};
+use crate::daemon::{Daemon, DaemonOptions, ScanSource, StartError};
 use crate::journal::Journal;
-use crate::kiosk::{Event, ScanReport};
+use crate::kiosk::{Event, ReportSink};
 use crate::metrics::Metrics;
+use crate::screen_feed::{FeedSources, ScreenFeed, Screens};
 use crate::status_server::StatusSources;
 use antrean_core::api::PrinterHealth;
+use antrean_core::printer_status::PrinterState;
 use antrean_host::clock::Clock;
 
 /// Why the central link cannot be set up.
@@ -77,8 +80,8 @@ pub enum AppError {
     Runtime(std::io::Error),
     #[error("cannot start the status endpoint: {0}. Check [status] listen.")]
     Status(std::io::Error),
-    #[error("cannot start the embedded central service: {0}")]
-    Embedded(String),
+    #[error(transparent)]
+    Embedded(#[from] crate::embedded::EmbeddedError),
     #[error("the kiosk loop stopped unexpectedly; see the log above. The service manager restarts the kiosk.")]
     KioskLoopDied,
 }
@@ -87,8 +90,10 @@ pub enum AppError {
 pub struct AppOptions {
     pub clock: Clock,
     pub source: ScanSource,
-    /// Scan reports also go here (screens, tests).
-    pub reports: Option<Sender<ScanReport>>,
+    /// Every scan's report also goes to these (tests).
+    pub observers: Vec<ReportSink>,
+    /// Say the board's calls aloud (`[audio]`): with a board screen.
+    pub announce: bool,
 }
 
 impl AppOptions {
@@ -97,23 +102,26 @@ impl AppOptions {
         AppOptions {
             clock,
             source: ScanSource::Configured,
-            reports: None,
+            observers: Vec::new(),
+            announce: false,
         }
     }
 }
 
 /// The running kiosk process.
 pub struct App {
+    config: Config,
+    clock: Clock,
     runtime: tokio::runtime::Runtime,
     daemon: Option<Daemon>,
     shutdown: watch::Sender<bool>,
-    status: watch::Receiver<LinkStatus>,
+    status: Option<watch::Receiver<LinkStatus>>,
     printer: watch::Receiver<PrinterHealth>,
     metrics: Arc<Metrics>,
     status_addr: Option<std::net::SocketAddr>,
-    board: watch::Receiver<BoardFeed>,
+    board: Option<watch::Receiver<BoardFeed>>,
     client: Option<CentralClient>,
-    calls: Option<std::sync::mpsc::Receiver<antrean_core::api::CallEvent>>,
+    _announcer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl App {
@@ -127,72 +135,67 @@ impl App {
             .map_err(AppError::Runtime)?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics = Arc::new(Metrics::new());
-        let (board_tx, board_rx) = watch::channel(BoardFeed::default());
-        let status = watch::Sender::new(LinkStatus::default());
-        let status_rx = status.subscribe();
-        let printer_rx;
-        let mut client_out = None;
-        let mut calls_out = None;
-        let daemon = match &config.central {
-            None => {
-                let d = Daemon::start(
-                    config,
-                    options.clock,
-                    options.source,
-                    options.reports,
-                    None,
-                    metrics.clone(),
-                )?;
-                printer_rx = d.printer_health();
-                d
-            }
+        let clock = options.clock;
+        // The kiosk loop beats well within the systemd watchdog's period.
+        let beat_every = sd_notify::watchdog_enabled()
+            .map(|period| period / 4)
+            .unwrap_or(Duration::from_secs(5));
+        let mut daemon_options = DaemonOptions {
+            clock,
+            source: options.source,
+            observers: options.observers,
+            link: None,
+            metrics: metrics.clone(),
+            beat_every,
+        };
+        let (daemon, status, board, client, calls) = match &config.central {
+            None => (
+                Daemon::start(config, daemon_options)?,
+                None,
+                None,
+                None,
+                None,
+            ),
             Some(central) => {
-                let (url, token) = if central.url.trim() == "embedded" {
-                    let (url, token) = runtime.block_on(start_embedded(
+                let (url, token) = match &central.url {
+                    CentralUrl::Embedded => runtime.block_on(crate::embedded::start(
                         config,
-                        options.clock,
+                        clock,
                         central.simulate_counters_seconds,
                         shutdown_rx.clone(),
-                    ))?;
-                    (url, token)
-                } else {
-                    (central.url.clone(), read_token(central)?)
+                    ))?,
+                    CentralUrl::Service(_) => (central.url.to_string(), read_token(central)?),
                 };
                 let client =
                     CentralClient::new(&url, &config.office.id, &token).map_err(LinkError::from)?;
-                let nudge = std::sync::Arc::new(tokio::sync::Notify::new());
+                let status = watch::Sender::new(LinkStatus::default());
+                let status_rx = status.subscribe();
                 // The kiosk loop needs the link, and the sync tasks the
                 // loop's printer state: build the link first, wire after.
                 let (printer_tx, printer_watch) = watch::channel(PrinterHealth {
-                    state: "ok".into(),
+                    state: PrinterState::Ok,
                     detail: None,
                 });
                 let shared = SyncShared {
                     client,
-                    clock: options.clock,
+                    clock,
                     timezone: config.timezone(),
                     kiosk_id: config.kiosk.id.clone(),
                     state_dir: config.kiosk.state_dir.clone(),
-                    status: std::sync::Arc::new(status),
-                    nudge,
+                    status: Arc::new(status),
+                    nudge: Arc::new(tokio::sync::Notify::new()),
                     printer: printer_watch,
                     retry_max: Duration::from_secs(central.retry_max_seconds.max(1)),
                     metrics: metrics.clone(),
                 };
-                client_out = Some(shared.client.clone());
-                let link = Link::new(shared.clone(), runtime.handle().clone());
-                let d = Daemon::start(
-                    config,
-                    options.clock,
-                    options.source,
-                    options.reports,
-                    Some(Box::new(link)),
-                    metrics.clone(),
-                )?;
-                printer_rx = d.printer_health();
+                daemon_options.link = Some(Box::new(Link::new(
+                    shared.clone(),
+                    runtime.handle().clone(),
+                )));
+                let d = Daemon::start(config, daemon_options)?;
                 forward_printer(
                     &runtime,
-                    printer_rx.clone(),
+                    d.printer_health(),
                     printer_tx,
                     shutdown_rx.clone(),
                 );
@@ -214,16 +217,14 @@ impl App {
                     Duration::from_secs(30),
                     shutdown_rx.clone(),
                 ));
+                let (board_tx, board_rx) = watch::channel(BoardFeed::default());
+                let (calls_tx, calls_rx) = std::sync::mpsc::channel();
                 runtime.spawn(crate::central::board_sync::run_board(
                     shared.client.clone(),
-                    options.clock,
+                    clock,
                     BoardSyncOptions {
                         retry_max: Duration::from_secs(central.retry_max_seconds.max(1)),
-                        calls: {
-                            let (tx, rx) = std::sync::mpsc::channel();
-                            calls_out = Some(rx);
-                            Some(tx)
-                        },
+                        calls: options.announce.then_some(calls_tx),
                         ..BoardSyncOptions::default()
                     },
                     board_tx,
@@ -231,19 +232,25 @@ impl App {
                     metrics.clone(),
                     shutdown_rx.clone(),
                 ));
-                d
+                (
+                    d,
+                    Some(status_rx),
+                    Some(board_rx),
+                    Some(shared.client.clone()),
+                    options.announce.then_some(calls_rx),
+                )
             }
         };
-        let has_central = config.central.is_some();
+        let printer = daemon.printer_health();
         let status_addr = match &config.status {
             None => None,
             Some(sc) => {
                 let sources = StatusSources {
                     metrics: metrics.clone(),
-                    printer: printer_rx.clone(),
-                    link: has_central.then(|| status_rx.clone()),
-                    board: has_central.then(|| board_rx.clone()),
-                    clock: options.clock,
+                    printer: printer.clone(),
+                    link: status.clone(),
+                    board: board.clone(),
+                    clock,
                 };
                 let addr = runtime
                     .block_on(crate::status_server::serve(
@@ -256,31 +263,58 @@ impl App {
                 Some(addr)
             }
         };
-        let heartbeat = daemon.heartbeat();
-        runtime.spawn(systemd_watchdog(heartbeat, shutdown_rx.clone()));
+        let announcer = calls.and_then(|calls| start_announcer(config, clock, calls));
+        runtime.spawn(systemd_watchdog(daemon.heartbeat(), shutdown_rx.clone()));
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         Ok(App {
-            calls: calls_out,
-            client: client_out,
-            board: board_rx,
+            config: config.clone(),
+            clock,
+            client,
+            board,
             metrics,
             status_addr,
             runtime,
             daemon: Some(daemon),
             shutdown,
-            status: status_rx,
-            printer: printer_rx,
+            status,
+            printer,
+            _announcer: announcer,
         })
     }
 
-    /// Sends events (scans from the screen) to the kiosk loop (bounded:
-    /// the screen uses `try_send`).
-    pub fn sender(&self) -> std::sync::mpsc::SyncSender<Event> {
-        self.daemon.as_ref().expect("running").sender()
+    fn daemon(&self) -> Result<&Daemon, AppError> {
+        self.daemon.as_ref().ok_or(AppError::KioskLoopDied)
     }
 
-    /// The central link's state.
-    pub fn link_status(&self) -> watch::Receiver<LinkStatus> {
+    /// Sends events (scans) to the kiosk loop (bounded: a thread that must
+    /// not block uses `try_send`).
+    pub fn sender(&self) -> Result<std::sync::mpsc::SyncSender<Event>, AppError> {
+        Ok(self.daemon()?.sender())
+    }
+
+    /// Connects screens: they get every scan's report and every change of
+    /// what they show, and may send scans and requests.
+    pub fn attach_screens(&self, screens: Arc<dyn Screens>) -> Result<ScreenFeed, AppError> {
+        let daemon = self.daemon()?;
+        Ok(crate::screen_feed::start(
+            self.runtime.handle(),
+            FeedSources {
+                config: self.config.clone(),
+                clock: self.clock,
+                scans: daemon.sender(),
+                manifest: daemon.manifest(),
+                printer: self.printer.clone(),
+                link: self.status.clone(),
+                board: self.board.clone(),
+                client: self.client.clone(),
+                shutdown: self.shutdown.subscribe(),
+            },
+            screens,
+        ))
+    }
+
+    /// The central link's state (absent without `[central]`).
+    pub fn link_status(&self) -> Option<watch::Receiver<LinkStatus>> {
         self.status.clone()
     }
 
@@ -290,24 +324,15 @@ impl App {
     }
 
     /// Today's manifest as the kiosk loop holds it.
-    pub fn manifest(&self) -> watch::Receiver<Option<Arc<antrean_core::manifest::Manifest>>> {
-        self.daemon.as_ref().expect("running").manifest()
+    pub fn manifest(
+        &self,
+    ) -> Result<watch::Receiver<Option<Arc<antrean_core::manifest::Manifest>>>, AppError> {
+        Ok(self.daemon()?.manifest())
     }
 
-    /// Every call the board applies, once (for the spoken announcements).
-    pub fn take_calls(
-        &mut self,
-    ) -> Option<std::sync::mpsc::Receiver<antrean_core::api::CallEvent>> {
-        self.calls.take()
-    }
-
-    /// The central service's client (absent without `[central]`).
-    pub fn client(&self) -> Option<CentralClient> {
-        self.client.clone()
-    }
-
-    /// The call board, as the central service's events last left it.
-    pub fn board(&self) -> watch::Receiver<BoardFeed> {
+    /// The call board, as the central service's events last left it
+    /// (absent without `[central]`).
+    pub fn board(&self) -> Option<watch::Receiver<BoardFeed>> {
         self.board.clone()
     }
 
@@ -328,7 +353,11 @@ impl App {
     /// Blocks until a stop signal (SIGINT/SIGTERM) or the end of input; an
     /// error when the kiosk loop died instead.
     pub fn wait(&mut self) -> Result<(), AppError> {
-        let finished = self.daemon.as_mut().expect("running").finished();
+        let finished = self
+            .daemon
+            .as_mut()
+            .ok_or(AppError::KioskLoopDied)?
+            .finished();
         self.runtime.block_on(async {
             tokio::select! {
                 _ = antrean_host::shutdown_signal() => {
@@ -365,78 +394,74 @@ impl App {
     }
 }
 
-/// Runs the reference central service in this process on 127.0.0.1 with
-/// today's demo bookings (and simulated counters when asked). Returns its
-/// URL and a fresh kiosk token for this kiosk. A fresh staff token goes to
-/// a 0600 file under `state_dir/embedded-central/` (only its path is
-/// logged); the previous start's tokens are revoked. Sample codes and QR
-/// images go to `state_dir/demo/`.
-async fn start_embedded(
+/// Spoken calls: the announcer thread with the configured voice and sink.
+fn start_announcer(
     config: &Config,
     clock: Clock,
-    simulate_every: u64,
-    shutdown: watch::Receiver<bool>,
-) -> Result<(String, String), AppError> {
-    use antrean_central::auth::Role;
-    use antrean_central::{demo, keys::KeyStore, Central, CentralSettings, SqliteStore};
-    let fail = |e: &dyn std::fmt::Display| AppError::Embedded(e.to_string());
-    let dir = config.kiosk.state_dir.join("embedded-central");
-    antrean_host::state_dir::create_private_dir(&dir).map_err(|e| fail(&e))?;
-    let mut settings = CentralSettings::standard(&config.office.id, &config.office.name);
-    settings.offices[0].timezone = config.timezone();
-    let store =
-        SqliteStore::open(&dir.join("central.sqlite3"), &config.office.id).map_err(|e| fail(&e))?;
-    let key_dir = dir.join("keys");
-    if !key_dir.join("active").exists() {
-        KeyStore::generate(&key_dir, "demo").map_err(|e| fail(&e))?;
+    calls: std::sync::mpsc::Receiver<antrean_core::api::CallEvent>,
+) -> Option<std::thread::JoinHandle<()>> {
+    if !config.audio.enabled {
+        return None;
     }
-    let keys = KeyStore::load(&key_dir).map_err(|e| fail(&e))?;
-    let central = Central::new(settings, Arc::new(store), keys, clock);
-    const LABEL: &str = "embedded";
-    central.revoke_labelled(LABEL).await.map_err(|e| fail(&e))?;
-    let (_, kiosk_token) = central
-        .add_token(
-            Role::Kiosk,
-            &config.office.id,
-            Some(&config.kiosk.id),
-            Some(LABEL),
-        )
-        .await
-        .map_err(|e| fail(&e))?;
-    let (_, staff_token) = central
-        .add_token(Role::Staff, &config.office.id, None, Some(LABEL))
-        .await
-        .map_err(|e| fail(&e))?;
-    let staff_file = dir.join("staff-token");
-    antrean_host::state_dir::write_private(&staff_file, format!("{staff_token}\n").as_bytes())
-        .map_err(|e| fail(&e))?;
-    let summary = demo::seed_demo(&central.default_office(), central.today(), 2024)
-        .await
-        .map_err(|e| fail(&e))?;
-    let files = demo::write_demo_files(&summary, &config.kiosk.state_dir.join("demo"))
-        .map_err(|e| fail(&e))?;
-    tracing::info!(bookings = summary.bookings, samples = %files[0].display(), "embedded central service: demo bookings ready");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| fail(&e))?;
-    let addr = listener.local_addr().map_err(|e| fail(&e))?;
-    if simulate_every > 0 {
-        tokio::spawn(demo::simulate_counters(
-            central.clone(),
-            Duration::from_secs(simulate_every),
-            shutdown.clone(),
-        ));
+    let voice = match crate::audio::Voice::load(&config.audio.voice_dir()) {
+        Ok(voice) => voice,
+        Err(e) => {
+            tracing::warn!(error = %e, "no spoken calls");
+            return None;
+        }
+    };
+    match crate::audio::spawn_player(
+        calls,
+        voice,
+        config.audio.clone(),
+        clock,
+        config.timezone(),
+        crate::audio::sink_for(&config.audio),
+    ) {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::warn!(error = %e, "no spoken calls: the announcer thread did not start");
+            None
+        }
     }
-    tokio::spawn(antrean_central::maintenance::run(
-        central.clone(),
-        shutdown.clone(),
-    ));
-    let mut stop = shutdown;
-    tokio::spawn(antrean_central::serve(listener, central, async move {
-        let _ = stop.changed().await;
-    }));
-    tracing::info!(%addr, staff_token_file = %staff_file.display(), "embedded central service listening (staff page at http://{addr}/; its staff token is in the file)");
-    Ok((format!("http://{addr}"), kiosk_token))
+}
+
+/// Demo mode: sample booking codes of today from the embedded service's
+/// list (`state_dir/demo/bookings.txt`): those of the sessions open now,
+/// then one too early and one too late, so every kind of answer shows.
+pub fn demo_codes(config: &Config, clock: Clock) -> Vec<String> {
+    let path = config.kiosk.state_dir.join("demo").join("bookings.txt");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let samples: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            let (number, slot, code) = (parts.next()?, parts.next()?, parts.next()?);
+            (number.contains('-') && antrean_core::booking::is_booking_code(code))
+                .then(|| (slot.to_string(), code.to_string()))
+        })
+        .collect();
+    let now = antrean_core::checkin::at_office(clock.now(), config.timezone());
+    let rules = config.rules();
+    let open = |slot: &str| {
+        antrean_core::booking::Slot::parse(slot)
+            .is_some_and(|s| antrean_core::checkin::is_open(now.date_naive(), s, now, &rules))
+    };
+    let mut codes: Vec<String> = samples
+        .iter()
+        .filter(|(s, _)| open(s))
+        .map(|(_, c)| c.clone())
+        .take(4)
+        .collect();
+    codes.extend(
+        samples
+            .iter()
+            .filter(|(s, _)| !open(s))
+            .map(|(_, c)| c.clone())
+            .step_by(3)
+            .take(2),
+    );
+    codes
 }
 
 /// Tells systemd we are alive while the kiosk loop beats (only when the
@@ -492,7 +517,7 @@ mod tests {
 
     fn central(token: Option<&str>, file: Option<&Path>) -> CentralConfig {
         CentralConfig {
-            url: "http://127.0.0.1:1".into(),
+            url: crate::config::CentralUrl::Embedded,
             token: token.map(str::to_string),
             token_file: file.map(Path::to_path_buf),
             answer_deadline_ms: 800,

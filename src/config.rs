@@ -1,13 +1,20 @@
-//! The kiosk's configuration: one TOML file parsed into typed structs and
-//! validated once at start. Errors name the file and the key. Nothing here
-//! opens ports or talks to the network.
+//! The kiosk's configuration: one TOML file parsed once, at start, into
+//! typed values (a time zone is a `Tz`, an address a `SocketAddr`, the
+//! printer a [`PrinterPort`], keys are [`TrustedKey`]s). Every error names
+//! the file, the key and the fix. Nothing here opens ports or talks to the
+//! network, and nothing is parsed a second time later.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
+use chrono::Weekday;
 use chrono_tz::Tz;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use antrean_core::keys::TrustedKey;
+
+/// Where to look for the expected form of a value.
+const EXAMPLE: &str = "see config/kiosk.example.toml for the expected form";
 
 /// A configuration problem, with the file and the key it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -20,14 +27,23 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("configuration file {path} is not valid: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("configuration file {path}: key `{key}` {problem}")]
+    #[error("configuration file {path} is not valid TOML{}: {message}. Fix the file; `antrean-kiosk check-config FILE` checks it.", at_line(*line))]
+    Syntax {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("configuration file {path}: key `{key}`{}: {problem}", at_line(*line))]
     Invalid {
         path: PathBuf,
         key: String,
+        line: Option<usize>,
         problem: String,
     },
+}
+
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!(" (line {l})")).unwrap_or_default()
 }
 
 /// The whole configuration file.
@@ -36,8 +52,9 @@ pub enum ConfigError {
 pub struct Config {
     pub office: OfficeConfig,
     pub kiosk: KioskConfig,
-    #[serde(default)]
-    pub keys: Vec<KeyConfig>,
+    /// `[[keys]]` as written; [`Config::trusted_keys`] holds them parsed.
+    #[serde(default, rename = "keys")]
+    key_entries: Vec<KeyConfig>,
     pub printer: PrinterConfig,
     #[serde(default)]
     pub scanner: Option<ScannerConfig>,
@@ -55,6 +72,9 @@ pub struct Config {
     pub walkin: WalkinConfig,
     #[serde(default)]
     pub audio: crate::audio::AudioConfig,
+    /// The keys of `[[keys]]`, parsed (filled in by [`Config::parse`]).
+    #[serde(skip)]
+    trusted: Vec<TrustedKey>,
     /// Where the file was read from (for messages); not a key in the file.
     #[serde(skip)]
     pub source: PathBuf,
@@ -65,8 +85,9 @@ pub struct Config {
 pub struct OfficeConfig {
     pub id: String,
     pub name: String,
-    #[serde(default = "default_timezone")]
-    pub timezone: String,
+    /// The office's time zone (default `Asia/Jakarta`, WIB).
+    #[serde(default = "default_timezone", deserialize_with = "time_zone")]
+    pub timezone: Tz,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -87,16 +108,48 @@ pub struct KioskConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KeyConfig {
-    pub kid: String,
-    pub public_key: String,
+struct KeyConfig {
+    kid: String,
+    public_key: String,
+}
+
+/// Where tickets go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PrinterPort {
+    /// `virtual`: each ticket is filed in `state_dir/tickets/` (demo, training).
+    Virtual,
+    /// A serial device (USB-serial or RS-232), e.g. `/dev/antrean-printer`.
+    Serial(PathBuf),
+}
+
+impl fmt::Display for PrinterPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PrinterPort::Virtual => f.write_str("virtual"),
+            PrinterPort::Serial(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PrinterPort {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.trim() {
+            "" => Err(serde::de::Error::custom(
+                "must be a serial device such as \"/dev/ttyUSB0\", or \"virtual\"",
+            )),
+            "virtual" => Ok(PrinterPort::Virtual),
+            path => Ok(PrinterPort::Serial(PathBuf::from(path))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrinterConfig {
     /// A serial device path, or `virtual` for the file-backed virtual printer.
-    pub port: String,
+    pub port: PrinterPort,
     #[serde(default = "default_printer_baud")]
     pub baud: u32,
     #[serde(default = "default_columns")]
@@ -126,11 +179,70 @@ pub struct ScannerConfig {
     pub idle_ms: u64,
 }
 
+/// Where the central service is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CentralUrl {
+    /// The reference service inside this process, with demo bookings.
+    Embedded,
+    /// A central service at this `http://` or `https://` address.
+    Service(reqwest::Url),
+}
+
+impl<'de> Deserialize<'de> for CentralUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let text = text.trim();
+        if text == "embedded" {
+            return Ok(CentralUrl::Embedded);
+        }
+        let bad = || {
+            serde::de::Error::custom(format!(
+                "{text:?} must be the central service's address, starting with https:// (or http://), or \"embedded\""
+            ))
+        };
+        if !(text.starts_with("http://") || text.starts_with("https://")) {
+            return Err(bad());
+        }
+        let url = reqwest::Url::parse(text).map_err(|_| bad())?;
+        if url.host_str().is_none() {
+            return Err(bad());
+        }
+        Ok(CentralUrl::Service(url))
+    }
+}
+
+impl CentralUrl {
+    /// True for an `http://` URL whose host is this machine (127.0.0.0/8,
+    /// `::1`, `localhost`): tests and the embedded demo service.
+    pub fn is_loopback(&self) -> bool {
+        let CentralUrl::Service(url) = self else {
+            return true;
+        };
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+impl fmt::Display for CentralUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CentralUrl::Embedded => f.write_str("embedded"),
+            CentralUrl::Service(u) => f.write_str(u.as_str().trim_end_matches('/')),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CentralConfig {
     /// Base URL of the central service, or `embedded` for the in-process one.
-    pub url: String,
+    pub url: CentralUrl,
     #[serde(default)]
     pub token: Option<String>,
     #[serde(default)]
@@ -178,6 +290,16 @@ pub enum UiRole {
     Both,
 }
 
+impl UiRole {
+    pub fn shows_kiosk(self) -> bool {
+        matches!(self, UiRole::Kiosk | UiRole::Both)
+    }
+
+    pub fn shows_board(self) -> bool {
+        matches!(self, UiRole::Board | UiRole::Both)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UiConfig {
@@ -191,12 +313,61 @@ pub struct UiConfig {
     pub demo_panel: bool,
 }
 
+/// How much the log says; `RUST_LOG` overrides it.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
-    /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it.
+    /// `error`, `warn`, `info`, `debug` or `trace`.
     #[serde(default)]
-    pub level: Option<String>,
+    pub level: Option<LogLevel>,
+}
+
+/// A day of the week as the configuration writes it: `mon`..`sun` (or
+/// the Indonesian `senin`..`minggu`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceDay(pub Weekday);
+
+impl<'de> Deserialize<'de> for ServiceDay {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let day = match text.trim().to_ascii_lowercase().as_str() {
+            "mon" | "senin" => Weekday::Mon,
+            "tue" | "selasa" => Weekday::Tue,
+            "wed" | "rabu" => Weekday::Wed,
+            "thu" | "kamis" => Weekday::Thu,
+            "fri" | "jumat" => Weekday::Fri,
+            "sat" | "sabtu" => Weekday::Sat,
+            "sun" | "minggu" => Weekday::Sun,
+            _ => {
+                return Err(serde::de::Error::custom(format!(
+                    "{text:?} is not a day: use mon, tue, wed, thu, fri, sat or sun"
+                )))
+            }
+        };
+        Ok(ServiceDay(day))
+    }
 }
 
 /// Help for residents without a booking.
@@ -214,7 +385,7 @@ pub struct WalkinConfig {
     pub office_hours: String,
     /// Regular service days: "mon".."sun".
     #[serde(default = "default_working_days")]
-    pub working_days: Vec<String>,
+    pub working_days: Vec<ServiceDay>,
     /// Extra service days (Saturday service), YYYY-MM-DD.
     #[serde(default)]
     pub extra_days: Vec<chrono::NaiveDate>,
@@ -244,27 +415,10 @@ impl WalkinConfig {
     /// The office's schedule for the walk-in core.
     pub fn schedule(&self) -> antrean_core::walkin::Schedule {
         antrean_core::walkin::Schedule {
-            weekdays: self
-                .working_days
-                .iter()
-                .filter_map(|d| weekday(d))
-                .collect(),
+            weekdays: self.working_days.iter().map(|d| d.0).collect(),
             extra_days: self.extra_days.iter().copied().collect(),
             holidays: self.holidays.iter().copied().collect(),
         }
-    }
-}
-
-fn weekday(s: &str) -> Option<chrono::Weekday> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "mon" | "senin" => Some(chrono::Weekday::Mon),
-        "tue" | "selasa" => Some(chrono::Weekday::Tue),
-        "wed" | "rabu" => Some(chrono::Weekday::Wed),
-        "thu" | "kamis" => Some(chrono::Weekday::Thu),
-        "fri" | "jumat" => Some(chrono::Weekday::Fri),
-        "sat" | "sabtu" => Some(chrono::Weekday::Sat),
-        "sun" | "minggu" => Some(chrono::Weekday::Sun),
-        _ => None,
     }
 }
 
@@ -277,11 +431,17 @@ fn default_desk() -> String {
 fn default_hours() -> String {
     "Senin-Jumat 08.00-14.00".into()
 }
-fn default_working_days() -> Vec<String> {
-    ["mon", "tue", "wed", "thu", "fri"]
-        .iter()
-        .map(|d| d.to_string())
-        .collect()
+fn default_working_days() -> Vec<ServiceDay> {
+    [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ]
+    .into_iter()
+    .map(ServiceDay)
+    .collect()
 }
 fn default_days_ahead() -> usize {
     3
@@ -295,9 +455,21 @@ pub struct StatusConfig {
     pub listen: std::net::SocketAddr,
 }
 
-fn default_timezone() -> String {
-    "Asia/Jakarta".into()
+fn default_timezone() -> Tz {
+    chrono_tz::Asia::Jakarta
 }
+
+/// A time zone by its IANA name; anything else is an error (never a
+/// silent default).
+fn time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+    let name = String::deserialize(d)?;
+    name.trim().parse::<Tz>().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{name:?} is not a time zone name; use \"Asia/Jakarta\" (WIB), \"Asia/Makassar\" (WITA) or \"Asia/Jayapura\" (WIT)"
+        ))
+    })
+}
+
 fn default_early() -> u32 {
     30
 }
@@ -347,8 +519,13 @@ fn default_footer() -> Vec<String> {
     ]
 }
 
+/// The line of a byte offset in `text` (1-based).
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).unwrap_or(text).matches('\n').count() + 1
+}
+
 impl Config {
-    /// Reads, parses and validates the file at `path`.
+    /// Reads and parses the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
@@ -357,73 +534,106 @@ impl Config {
         Config::parse(&text, path)
     }
 
-    /// Parses and validates configuration text; `path` is only used in messages.
+    /// Parses configuration text into typed values and checks what one
+    /// value alone cannot say; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string().trim_end().replace('\n', " "),
-        })?;
+        let mut config: Config = serde_path_to_error::deserialize(toml::Deserializer::new(text))
+            .map_err(|e| Config::serde_error(text, path, e))?;
         config.source = path.to_path_buf();
-        config.validate()?;
+        config.trusted = config.parse_keys()?;
+        config.check()?;
         Ok(config)
+    }
+
+    /// Turns a deserialisation error into one naming the key.
+    fn serde_error(
+        text: &str,
+        path: &Path,
+        e: serde_path_to_error::Error<toml::de::Error>,
+    ) -> ConfigError {
+        let at = e.path().to_string();
+        let inner = e.into_inner();
+        let line = inner.span().map(|s| line_of(text, s.start));
+        let message = inner.message().trim_end().replace('\n', " ");
+        // `unknown field `x`, expected ...` / `missing field `x``: the key is
+        // the field, inside the table the path names.
+        let field = |prefix: &str| {
+            message
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.split('`').next())
+                .map(str::to_string)
+        };
+        // The path may or may not end with the field already.
+        let join = |name: &str| {
+            if at == "." || at.is_empty() {
+                name.to_string()
+            } else if at == name || at.ends_with(&format!(".{name}")) {
+                at.clone()
+            } else {
+                format!("{at}.{name}")
+            }
+        };
+        if let Some(name) = field("unknown field `") {
+            let known = message
+                .split_once("expected ")
+                .map(|(_, k)| format!("; expected {}", k.replace('`', "")))
+                .unwrap_or_default();
+            return ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key: join(&name),
+                line,
+                problem: format!("is not a known key (a typo?){known}"),
+            };
+        }
+        if let Some(name) = field("missing field `") {
+            return ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key: join(&name),
+                line,
+                problem: format!("is missing; {EXAMPLE}"),
+            };
+        }
+        if at == "." || at.is_empty() {
+            return ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                message,
+            };
+        }
+        let problem = if message.starts_with("invalid type") || message.starts_with("invalid value")
+        {
+            format!("{message}; {EXAMPLE}")
+        } else {
+            message
+        };
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: at,
+            line,
+            problem,
+        }
     }
 
     fn invalid(&self, key: &str, problem: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             path: self.source.clone(),
             key: key.into(),
+            line: None,
             problem: problem.into(),
         }
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        if !is_identifier(&self.office.id) {
-            return Err(self.invalid(
-                "office.id",
-                "must be a lower-case id like \"kota-bogor\" (letters, digits, dashes)",
-            ));
-        }
-        if self.office.name.trim().is_empty() {
-            return Err(self.invalid("office.name", "must not be empty"));
-        }
-        self.office.timezone.parse::<Tz>().map_err(|_| {
-            self.invalid(
-                "office.timezone",
-                format!(
-                    "\"{}\" is not a time zone name; use e.g. \"Asia/Jakarta\", \"Asia/Makassar\" or \"Asia/Jayapura\"",
-                    self.office.timezone
-                ),
-            )
-        })?;
-        if !is_identifier(&self.kiosk.id) {
-            return Err(self.invalid(
-                "kiosk.id",
-                "must be an id like \"lobby-1\" (letters, digits, dashes)",
-            ));
-        }
-        if self.kiosk.state_dir.as_os_str().is_empty() {
-            return Err(self.invalid("kiosk.state_dir", "must be a directory path"));
-        }
-        if self.kiosk.early_minutes > 240 {
-            return Err(self.invalid("kiosk.early_minutes", "must be between 0 and 240"));
-        }
-        if self.kiosk.late_minutes > 240 {
-            return Err(self.invalid("kiosk.late_minutes", "must be between 0 and 240"));
-        }
-        if !(1..=3650).contains(&self.kiosk.retention_days) {
-            return Err(self.invalid("kiosk.retention_days", "must be between 1 and 3650"));
-        }
-        if self.kiosk.reprint_limit > 10 {
-            return Err(self.invalid("kiosk.reprint_limit", "must be between 0 and 10"));
-        }
-        for (i, key) in self.keys.iter().enumerate() {
+    /// `[[keys]]` as trusted keys; published test keys only for the demo office.
+    fn parse_keys(&self) -> Result<Vec<TrustedKey>, ConfigError> {
+        let mut keys = Vec::with_capacity(self.key_entries.len());
+        for (i, key) in self.key_entries.iter().enumerate() {
             if key.kid.trim().is_empty() {
                 return Err(self.invalid(&format!("keys[{i}].kid"), "must not be empty"));
             }
             let trusted = TrustedKey::from_base64(&key.kid, &key.public_key).map_err(|_| {
                 self.invalid(
                     &format!("keys[{i}].public_key"),
-                    "must be a 32-byte Ed25519 public key in base64url without padding",
+                    "must be a 32-byte Ed25519 public key in base64url without padding (43 characters); copy it from `antrean-central keygen`",
                 )
             })?;
             if let Some(published) = trusted
@@ -442,18 +652,68 @@ impl Config {
                     ),
                 ));
             }
+            keys.push(trusted);
         }
-        if self.printer.port.trim().is_empty() {
+        Ok(keys)
+    }
+
+    /// What single values cannot say: ranges and keys that depend on others.
+    fn check(&self) -> Result<(), ConfigError> {
+        let range = |key: &str, value: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&value) {
+                Ok(())
+            } else {
+                Err(self.invalid(key, format!("is {value}; it must be between {lo} and {hi}")))
+            }
+        };
+        if !is_identifier(&self.office.id) {
             return Err(self.invalid(
-                "printer.port",
-                "must be a serial device such as \"/dev/ttyUSB0\" or \"virtual\"",
+                "office.id",
+                "must be a lower-case id like \"kota-bogor\" (letters, digits, dashes), the `office` of the booking QR codes",
             ));
         }
+        if self.office.name.trim().is_empty() {
+            return Err(self.invalid(
+                "office.name",
+                "must not be empty: it is printed on every ticket",
+            ));
+        }
+        if !is_identifier(&self.kiosk.id) {
+            return Err(self.invalid(
+                "kiosk.id",
+                "must be an id like \"lobby-1\" (lower-case letters, digits, dashes)",
+            ));
+        }
+        if self.kiosk.state_dir.as_os_str().is_empty() {
+            return Err(self.invalid(
+                "kiosk.state_dir",
+                "must be a directory path such as \"/var/lib/antrean-kiosk\"",
+            ));
+        }
+        range(
+            "kiosk.early_minutes",
+            self.kiosk.early_minutes.into(),
+            0,
+            240,
+        )?;
+        range("kiosk.late_minutes", self.kiosk.late_minutes.into(), 0, 240)?;
+        range(
+            "kiosk.retention_days",
+            self.kiosk.retention_days.into(),
+            1,
+            3650,
+        )?;
+        range(
+            "kiosk.reprint_limit",
+            self.kiosk.reprint_limit.into(),
+            0,
+            10,
+        )?;
         if !VALID_BAUDS.contains(&self.printer.baud) {
             return Err(self.invalid(
                 "printer.baud",
                 format!(
-                    "must be one of {VALID_BAUDS:?} (the printer's setting, often 19200 or 9600)"
+                    "must be one of {VALID_BAUDS:?}: the printer's own setting, often 19200 or 9600 (its self-test page shows it)"
                 ),
             ));
         }
@@ -463,9 +723,24 @@ impl Config {
                 "must be 48 (80 mm paper) or 32 (58 mm paper)",
             ));
         }
-        if self.printer.write_timeout_ms == 0 {
-            return Err(self.invalid("printer.write_timeout_ms", "must be above 0"));
-        }
+        range(
+            "printer.write_timeout_ms",
+            self.printer.write_timeout_ms,
+            1,
+            60_000,
+        )?;
+        range(
+            "printer.status_timeout_ms",
+            self.printer.status_timeout_ms,
+            1,
+            10_000,
+        )?;
+        range(
+            "printer.status_every_seconds",
+            self.printer.status_every_seconds,
+            1,
+            3600,
+        )?;
         if let Some(scanner) = &self.scanner {
             if scanner.port.trim().is_empty() {
                 return Err(self.invalid(
@@ -474,36 +749,54 @@ impl Config {
                 ));
             }
             if !VALID_BAUDS.contains(&scanner.baud) {
-                return Err(self.invalid("scanner.baud", format!("must be one of {VALID_BAUDS:?}")));
+                return Err(self.invalid(
+                    "scanner.baud",
+                    format!("must be one of {VALID_BAUDS:?}: the scanner's own setting"),
+                ));
             }
-            if scanner.idle_ms == 0 || scanner.idle_ms > 5000 {
-                return Err(self.invalid("scanner.idle_ms", "must be between 1 and 5000"));
-            }
+            range("scanner.idle_ms", scanner.idle_ms, 1, 5000)?;
         }
         if let Some(central) = &self.central {
-            let url = central.url.trim();
-            if url != "embedded" && !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(self.invalid(
-                    "central.url",
-                    "must start with http:// or https://, or be \"embedded\"",
-                ));
-            }
-            if url.starts_with("http://") && !central.allow_insecure_http && !is_loopback_url(url) {
-                return Err(self.invalid(
-                    "central.url",
-                    format!(
-                        "is plain http:// to another machine ({url}): the kiosk token and check-ins would cross the network unencrypted. Use the service's https:// address, or, only on a closed office network, set `allow_insecure_http = true` under [central]"
-                    ),
-                ));
+            if let CentralUrl::Service(url) = &central.url {
+                if url.scheme() == "http"
+                    && !central.allow_insecure_http
+                    && !central.url.is_loopback()
+                {
+                    return Err(self.invalid(
+                        "central.url",
+                        format!(
+                            "is plain http:// to another machine ({}): the kiosk token and check-ins would cross the network unencrypted. Use the service's https:// address, or, only on a closed office network, set `allow_insecure_http = true` under [central]",
+                            central.url
+                        ),
+                    ));
+                }
             }
             if central.token.is_some() && central.token_file.is_some() {
                 return Err(
                     self.invalid("central.token", "give either token or token_file, not both")
                 );
             }
-            if url != "embedded" && central.token.is_none() && central.token_file.is_none() {
-                return Err(self.invalid("central.token", "is missing (or set central.token_file)"));
+            if central.url != CentralUrl::Embedded
+                && central.token.is_none()
+                && central.token_file.is_none()
+            {
+                return Err(self.invalid(
+                    "central.token",
+                    "is missing: set token_file = \"/etc/antrean-kiosk/token\" (a file only the kiosk's user can read) or token",
+                ));
             }
+            range(
+                "central.answer_deadline_ms",
+                central.answer_deadline_ms,
+                0,
+                10_000,
+            )?;
+            range(
+                "central.retry_max_seconds",
+                central.retry_max_seconds,
+                1,
+                3600,
+            )?;
         }
         if let Some(status) = &self.status {
             if !status.listen.ip().is_loopback() {
@@ -513,44 +806,24 @@ impl Config {
                 ));
             }
         }
-        for (i, d) in self.walkin.working_days.iter().enumerate() {
-            if weekday(d).is_none() {
-                return Err(self.invalid(
-                    &format!("walkin.working_days[{i}]"),
-                    format!("{d:?} is not a day: use mon, tue, wed, thu, fri, sat or sun"),
-                ));
-            }
-        }
-        if let Err(problem) = self.audio.validate() {
-            let key = problem.split('`').nth(1).unwrap_or("audio").to_string();
-            return Err(self.invalid(
-                &key,
-                problem.split(": ").last().unwrap_or(&problem).to_string(),
-            ));
-        }
-        if !(1..=14).contains(&self.walkin.days_ahead) {
-            return Err(self.invalid("walkin.days_ahead", "must be between 1 and 14"));
-        }
+        range("walkin.days_ahead", self.walkin.days_ahead as u64, 1, 14)?;
         if self.ticket.footer.len() > 4 {
             return Err(self.invalid("ticket.footer", "may hold at most 4 lines"));
+        }
+        if let Some((key, problem)) = self.audio.problem() {
+            return Err(self.invalid(key, problem));
         }
         Ok(())
     }
 
-    /// The office time zone (validated at load).
+    /// The office time zone.
     pub fn timezone(&self) -> Tz {
-        self.office
-            .timezone
-            .parse()
-            .unwrap_or(chrono_tz::Asia::Jakarta)
+        self.office.timezone
     }
 
-    /// Keys from the configuration file (validated at load).
-    pub fn trusted_keys(&self) -> Vec<TrustedKey> {
-        self.keys
-            .iter()
-            .filter_map(|k| TrustedKey::from_base64(&k.kid, &k.public_key).ok())
-            .collect()
+    /// Keys from the configuration file.
+    pub fn trusted_keys(&self) -> &[TrustedKey] {
+        &self.trusted
     }
 
     /// The check-in rules' parameters for this office and kiosk.
@@ -563,22 +836,6 @@ impl Config {
             reprint_limit: self.kiosk.reprint_limit,
         }
     }
-}
-
-/// True for an `http://` URL whose host is this machine (127.0.0.0/8,
-/// `::1`, `localhost`): tests and the embedded demo service.
-fn is_loopback_url(url: &str) -> bool {
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    let Some(host) = parsed.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 const VALID_BAUDS: [u32; 7] = [2400, 4800, 9600, 19200, 38400, 57600, 115200];
@@ -609,84 +866,149 @@ public_key = "YGlgFhe4paP0hkZsDgH6JSkkXOPlyBaNTq8zggz68a4"
 port = "virtual"
 "#;
 
-    fn check(text: &str, expect_key: Option<&str>) {
+    /// Parses `text`; with `Some(needles)` it must fail with a message
+    /// holding every needle (and the file), with `None` it must parse.
+    fn check(text: &str, expect: Option<&[&str]>) {
         let result = Config::parse(text, Path::new("kiosk.toml"));
-        match (result, expect_key) {
+        match (result, expect) {
             (Ok(_), None) => {}
-            (Err(e), Some(key)) => {
+            (Err(e), Some(needles)) => {
                 let msg = e.to_string();
-                assert!(msg.contains(key), "error {msg:?} should name {key:?}");
-                assert!(
-                    msg.contains("kiosk.toml"),
-                    "error {msg:?} should name the file"
-                );
+                for needle in needles.iter().chain(&["kiosk.toml"]) {
+                    assert!(msg.contains(needle), "error {msg:?} should say {needle:?}");
+                }
             }
-            (Ok(_), Some(key)) => panic!("expected an error about {key}"),
+            (Ok(_), Some(needles)) => panic!("expected an error about {needles:?}"),
             (Err(e), None) => panic!("unexpected error: {e}"),
         }
     }
 
     #[test]
-    fn good_config_parses_with_defaults() {
+    fn good_config_parses_into_typed_values() {
         let c = Config::parse(GOOD, Path::new("kiosk.toml")).unwrap();
         assert_eq!(c.kiosk.early_minutes, 30);
         assert_eq!(c.kiosk.late_minutes, 15);
         assert_eq!(c.kiosk.reprint_limit, 1);
         assert_eq!(c.printer.columns, 48);
+        assert_eq!(c.printer.port, PrinterPort::Virtual);
+        assert_eq!(c.timezone(), chrono_tz::Asia::Jakarta);
         assert_eq!(c.trusted_keys().len(), 1);
         assert!(c.scanner.is_none());
+        let c = Config::parse(
+            &GOOD.replacen("Asia/Jakarta", "Asia/Jayapura", 1),
+            Path::new("kiosk.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.timezone(), chrono_tz::Asia::Jayapura);
     }
 
     #[test]
-    fn bad_configs_name_the_key() {
-        let cases: &[(&str, &str, &str)] = &[
+    fn bad_configs_name_the_key_the_file_and_the_fix() {
+        // (replace, with, the error says)
+        let cases: &[(&str, &str, &[&str])] = &[
+            // An unknown time zone is an error, never Jakarta.
             (
                 "timezone = \"Asia/Jakarta\"",
                 "timezone = \"Mars/Olympus\"",
-                "office.timezone",
+                &["office.timezone", "line 5", "Mars/Olympus", "Asia/Makassar"],
+            ),
+            (
+                "timezone = \"Asia/Jakarta\"",
+                "timezone = \"WIB\"",
+                &["office.timezone", "Asia/Jakarta"],
             ),
             (
                 "port = \"virtual\"",
                 "port = \"virtual\"\ncolumns = 40",
-                "printer.columns",
+                &["printer.columns", "48 (80 mm paper)"],
             ),
             (
                 "port = \"virtual\"",
                 "port = \"virtual\"\nbaud = 12345",
-                "printer.baud",
+                &["printer.baud", "19200"],
             ),
-            ("id = \"lobby-1\"", "id = \"Lobby 1\"", "kiosk.id"),
+            (
+                "port = \"virtual\"",
+                "port = \"virtual\"\nbaud = \"fast\"",
+                &["printer.baud", "invalid type", "kiosk.example.toml"],
+            ),
+            (
+                "port = \"virtual\"",
+                "port = \"\"",
+                &["printer.port", "/dev/ttyUSB0"],
+            ),
+            (
+                "id = \"lobby-1\"",
+                "id = \"Lobby 1\"",
+                &["kiosk.id", "lobby-1"],
+            ),
             (
                 "YGlgFhe4paP0hkZsDgH6JSkkXOPlyBaNTq8zggz68a4",
                 "not-a-key",
-                "keys[0].public_key",
+                &["keys[0].public_key", "antrean-central keygen"],
             ),
             // The spec vectors' keys are published: no real office trusts them.
             (
                 "YGlgFhe4paP0hkZsDgH6JSkkXOPlyBaNTq8zggz68a4",
                 "fnMA8bqxc-ap9RYG7LrXNR37RPbLIoqgSpC1nMj3R6Q",
-                "published test key k2024a",
+                &["keys[0].public_key", "published test key k2024a"],
             ),
             (
                 "YGlgFhe4paP0hkZsDgH6JSkkXOPlyBaNTq8zggz68a4",
                 "y3QRZDmSofskewOyX1jhu_WuiWvrhxTZ20DjGB8zn1w",
-                "published test key k2024b",
+                &["published test key k2024b"],
             ),
             (
                 "port = \"virtual\"",
                 "port = \"virtual\"\ncolour = 1",
-                "colour",
+                &["key `printer.colour`", "not a known key", "flow_control"],
             ),
-            ("[printer]", "[printer]\nport2 = 1", "port2"),
-            ("state_dir = \"/tmp/x\"", "", "state_dir"),
+            (
+                "state_dir = \"/tmp/x\"",
+                "",
+                &["key `kiosk.state_dir`", "is missing"],
+            ),
             (
                 "[printer]",
                 "[status]\nlisten = \"0.0.0.0:9180\"\n[printer]",
-                "status.listen",
+                &["status.listen", "127.0.0.1:9180"],
             ),
+            (
+                "[printer]",
+                "[status]\nlisten = \"localhost\"\n[printer]",
+                &["status.listen"],
+            ),
+            (
+                "[printer]",
+                "[walkin]\nworking_days = [\"mon\", \"funday\"]\n[printer]",
+                &["walkin.working_days[1]", "funday", "mon, tue"],
+            ),
+            (
+                "[printer]",
+                "[audio]\nvolume = 120\n[printer]",
+                &["audio.volume", "between 0 and 100"],
+            ),
+            (
+                "[printer]",
+                "[audio]\nquiet = [\"12:00-13:00\", \"noon\"]\n[printer]",
+                &["audio.quiet[1]", "HH:MM-HH:MM"],
+            ),
+            (
+                "[printer]",
+                "[audio]\nsink = \"pulse\"\n[printer]",
+                &["audio.sink", "aplay"],
+            ),
+            (
+                "[printer]",
+                "[log]\nlevel = \"loud\"\n[printer]",
+                &["log.level", "info"],
+            ),
+            ("[printer]", "[printer", &["not valid TOML", "line"]),
         ];
-        for (from, to, key) in cases {
-            check(&GOOD.replacen(from, to, 1), Some(key));
+        for (from, to, needles) in cases {
+            let text = GOOD.replacen(from, to, 1);
+            assert_ne!(&text, GOOD, "{from:?} is in the sample");
+            check(&text, Some(needles));
         }
         check(GOOD, None);
         // ... but the demo office may, for training with the spec's samples.
@@ -700,13 +1022,22 @@ port = "virtual"
         );
         check(
             &format!("{GOOD}\n[central]\nurl = \"ftp://x\"\ntoken = \"t\"\n"),
-            Some("central.url"),
+            Some(&["central.url", "https://"]),
         );
         check(
             &format!("{GOOD}\n[central]\nurl = \"http://127.0.0.1:9\"\n"),
-            Some("central.token"),
+            Some(&["central.token", "token_file"]),
         );
-        check("this is not toml = = ", Some("kiosk.toml"));
+    }
+
+    #[test]
+    fn an_audio_problem_names_its_key_once() {
+        let text = format!("{GOOD}\n[audio]\nvolume = 101\n");
+        let msg = Config::parse(&text, Path::new("kiosk.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(msg.matches("audio.volume").count(), 1, "{msg}");
+        assert_eq!(msg.matches("key ").count(), 1, "{msg}");
     }
 
     #[test]

@@ -4,13 +4,15 @@
 //! Everything reaches the kiosk loop through one bounded channel.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Sender, SyncSender};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::journal::{Journal, JournalError};
-use crate::kiosk::{CentralLink, Event, Heartbeat, Kiosk, ScanReport};
+use crate::kiosk::{CentralLink, Event, Heartbeat, Kiosk, ReportSink, Uplink};
 use crate::metrics::Metrics;
+use crate::printer::Printer;
 use antrean_core::api::PrinterHealth;
 use antrean_core::manifest::Manifest;
 use antrean_host::clock::Clock;
@@ -30,6 +32,10 @@ pub enum StartError {
     StateDir(#[from] StateDirError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error(
+        "cannot start a thread of the daemon: {0}. The machine is out of memory or processes."
+    )]
+    Thread(std::io::Error),
 }
 
 /// Where scans come from in headless mode.
@@ -42,6 +48,19 @@ pub enum ScanSource {
     SerialOnly,
     /// Only what is sent through [`Daemon::sender`] (UI, tests).
     None,
+}
+
+/// What the daemon needs besides the configuration.
+pub struct DaemonOptions {
+    pub clock: Clock,
+    pub source: ScanSource,
+    /// Every scan's report also goes to these (screens, tests).
+    pub observers: Vec<ReportSink>,
+    /// The link to the central service, when one is configured.
+    pub link: Option<Box<dyn CentralLink>>,
+    pub metrics: Arc<Metrics>,
+    /// The kiosk loop beats at least this often (watchdog).
+    pub beat_every: Duration,
 }
 
 /// A running daemon.
@@ -58,25 +77,39 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts the kiosk loop and its scan source.
-    pub fn start(
-        config: &Config,
-        clock: Clock,
-        source: ScanSource,
-        reports: Option<Sender<ScanReport>>,
-        central: Option<Box<dyn CentralLink>>,
-        metrics: Arc<Metrics>,
-    ) -> Result<Daemon, StartError> {
+    pub fn start(config: &Config, options: DaemonOptions) -> Result<Daemon, StartError> {
         antrean_host::state_dir::prepare(&config.kiosk.state_dir)?;
         let journal = Journal::open(&config.kiosk.state_dir)?;
-        let printer = crate::printer::port::from_config(&config.printer, &config.kiosk.state_dir);
+        let metrics = options.metrics;
+        let printer =
+            Printer::from_config(&config.printer, &config.kiosk.state_dir, metrics.clone());
         tracing::info!(printer = %printer.describe(), state_dir = %config.kiosk.state_dir.display(),
-            shifted_clock = clock.is_shifted(), "starting");
-        let mut kiosk = Kiosk::new(config, journal, printer, clock).with_metrics(metrics.clone());
-        if let Some(r) = reports {
-            kiosk.report_to(r);
-        }
-        if let Some(link) = central {
-            kiosk = kiosk.with_central(link);
+            shifted_clock = options.clock.is_shifted(), "starting");
+        let uplink = match options.link {
+            Some(link) => Uplink::new(
+                link,
+                &config.kiosk.id,
+                Duration::from_millis(
+                    config
+                        .central
+                        .as_ref()
+                        .map(|c| c.answer_deadline_ms)
+                        .unwrap_or(0),
+                ),
+            ),
+            None => Uplink::none(&config.kiosk.id),
+        };
+        let mut kiosk = Kiosk::new(
+            config,
+            journal,
+            printer,
+            uplink,
+            options.clock,
+            metrics.clone(),
+        )
+        .beating_every(options.beat_every);
+        for sink in options.observers {
+            kiosk.observe(sink);
         }
         let printer_health = kiosk.printer_health();
         let heartbeat = kiosk.heartbeat();
@@ -89,18 +122,19 @@ impl Daemon {
                 kiosk.run(rx);
                 let _ = done_tx.send(());
             })
-            .expect("spawning the kiosk thread");
+            .map_err(StartError::Thread)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let scanner = match (source, &config.scanner) {
+        let scanner = match (options.source, &config.scanner) {
             (ScanSource::None, _) | (ScanSource::SerialOnly, None) => None,
             (ScanSource::SerialOnly | ScanSource::Configured, Some(sc)) => Some(
-                crate::scanner::spawn_serial(sc.clone(), tx.clone(), stop.clone(), metrics.clone()),
+                crate::scanner::spawn_serial(sc.clone(), tx.clone(), stop.clone(), metrics.clone())
+                    .map_err(StartError::Thread)?,
             ),
             (ScanSource::Configured, None) => {
                 tracing::info!(
                     "no [scanner] configured: reading scans from standard input, one per line"
                 );
-                Some(crate::scanner::spawn_stdin(tx.clone()))
+                Some(crate::scanner::spawn_stdin(tx.clone()).map_err(StartError::Thread)?)
             }
         };
         tracing::info!("ready to scan");

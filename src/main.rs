@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -13,12 +14,15 @@ use antrean_core::checkin::{at_office, preview_booking};
 use antrean_core::keys::KeyRing;
 use antrean_host::clock::Clock;
 use antrean_host::logging::{self, LogFormat};
-use antrean_kiosk::app::{read_token, App, AppOptions};
+use antrean_kiosk::app::{demo_codes, read_token, App, AppOptions};
 use antrean_kiosk::central::client::{CentralClient, ClientError, ManifestFetch};
-use antrean_kiosk::config::Config;
+use antrean_kiosk::config::{CentralUrl, Config};
+use antrean_kiosk::daemon::ScanSource;
 use antrean_kiosk::journal::Journal;
 use antrean_kiosk::kiosk::{compose_ticket, sample_booking, TicketContext};
-use antrean_kiosk::printer::port::from_config;
+use antrean_kiosk::metrics::Metrics;
+use antrean_kiosk::printer::Printer;
+use antrean_kiosk::ui::run::{ScreenSettings, ScreenWindows};
 use antrean_kiosk::{escpos_decode, manifest_cache};
 
 #[derive(Parser)]
@@ -90,7 +94,7 @@ fn main() -> ExitCode {
                     c.office.id,
                     c.kiosk.id,
                     c.printer.port,
-                    c.keys.len()
+                    c.trusted_keys().len()
                 );
                 ExitCode::SUCCESS
             }
@@ -108,7 +112,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            logging::init(log_format, config.log.level.as_deref());
+            logging::init(log_format, config.log.level.map(|l| l.as_str()));
             report(run(config, headless))
         }
         Command::TicketPreview {
@@ -134,8 +138,12 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let mut printer = from_config(&config.printer, &config.kiosk.state_dir);
-            let status = printer.status();
+            let mut printer = Printer::from_config(
+                &config.printer,
+                &config.kiosk.state_dir,
+                Arc::new(Metrics::new()),
+            );
+            let status = printer.check();
             println!(
                 "{}: {}{}",
                 printer.describe(),
@@ -177,14 +185,37 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 
 fn run(config: Config, headless: bool) -> anyhow::Result<()> {
     let clock = Clock::from_env()?;
-    if !headless {
-        antrean_kiosk::ui::run::run_screens(&config, clock)?;
-        return Ok(());
+    if headless {
+        let mut app = App::start(&config, AppOptions::configured(clock))?;
+        let waited = app.wait();
+        app.stop();
+        return Ok(waited?);
     }
-    let mut app = App::start(&config, AppOptions::configured(clock))?;
-    let waited = app.wait();
+    // The screens: the kiosk loop's scans come from the serial scanner and
+    // the screen's keyboard wedge; the board says its calls aloud.
+    let role = config.ui.role;
+    let app = App::start(
+        &config,
+        AppOptions {
+            source: ScanSource::SerialOnly,
+            announce: role.shows_board(),
+            ..AppOptions::configured(clock)
+        },
+    )?;
+    let demo = if config.ui.demo_panel {
+        demo_codes(&config, clock)
+    } else {
+        Vec::new()
+    };
+    let shown = (|| -> anyhow::Result<()> {
+        let windows = ScreenWindows::open(&ScreenSettings::from_config(&config), &demo)?;
+        let feed = app.attach_screens(windows.presenter())?;
+        app.on_stop_signal(antrean_kiosk::ui::run::quit);
+        windows.run(feed)?;
+        Ok(())
+    })();
     app.stop();
-    Ok(waited?)
+    shown
 }
 
 /// The booking a preview shows: a verified token (any date), a cached
@@ -197,7 +228,7 @@ fn preview(config: &Config, token: Option<&str>, sample: bool) -> anyhow::Result
         .flatten();
     let booking = match (token, sample) {
         (Some(scan), _) => {
-            let mut keys = KeyRing::new(config.trusted_keys());
+            let mut keys = KeyRing::new(config.trusted_keys().to_vec());
             if let Some(m) = &manifest {
                 keys.extend(m.trusted_keys());
             }
@@ -226,9 +257,14 @@ fn print_test(config: &Config) -> anyhow::Result<()> {
     let ctx = TicketContext::from_config(config, None);
     let ticket = compose_ticket(&ctx, &booking, now, false, None, None);
     let bytes = antrean_kiosk::printer::encode::encode_ticket(&ticket);
-    let mut printer = from_config(&config.printer, &config.kiosk.state_dir);
+    let mut printer = Printer::from_config(
+        &config.printer,
+        &config.kiosk.state_dir,
+        Arc::new(Metrics::new()),
+    );
     printer
-        .print(&bytes, "test")
+        .ready()
+        .and_then(|()| printer.print(&bytes, "test"))
         .with_context(|| format!("printing on {}", printer.describe()))?;
     println!(
         "test ticket sent to {} ({} bytes)",
@@ -246,8 +282,8 @@ fn day_report(config: &Config, date: Option<chrono::NaiveDate>) -> anyhow::Resul
     let outcomes = journal.scan_counts(date)?;
     let faults = journal.printer_faults(date)?;
     let client = match &config.central {
-        Some(c) if c.url != "embedded" => Some(CentralClient::new(
-            &c.url,
+        Some(c) if c.url != CentralUrl::Embedded => Some(CentralClient::new(
+            &c.url.to_string(),
             &config.office.id,
             &read_token(c)?,
         )?),

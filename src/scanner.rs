@@ -33,11 +33,10 @@ pub fn spawn_serial(
     tx: SyncSender<Event>,
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
-) -> std::thread::JoinHandle<()> {
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("scanner".into())
         .spawn(move || serial_loop(config, tx, stop, metrics))
-        .expect("spawning the scanner thread")
 }
 
 /// Sleeps `d`, or less when `stop` is set ([`std::thread::Thread::unpark`]
@@ -145,7 +144,7 @@ fn device_id(path: &str) -> Option<u64> {
 
 /// Reads scans from standard input, one per line (headless without a
 /// scanner). At end of input it asks the kiosk loop to finish and stop.
-pub fn spawn_stdin(tx: SyncSender<Event>) -> std::thread::JoinHandle<()> {
+pub fn spawn_stdin(tx: SyncSender<Event>) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("stdin-scans".into())
         .spawn(move || {
@@ -153,7 +152,6 @@ pub fn spawn_stdin(tx: SyncSender<Event>) -> std::thread::JoinHandle<()> {
                 let _ = tx.send(Event::InputClosed);
             }
         })
-        .expect("spawning the stdin thread")
 }
 
 /// Frames `input` line by line into scans and sends them to `tx`, holding

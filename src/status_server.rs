@@ -58,7 +58,7 @@ pub struct CentralHealth {
 
 fn healthz_of(src: &StatusSources) -> Healthz {
     let printer = src.printer.borrow().clone();
-    let can_print = matches!(printer.state.as_str(), "ok" | "paper_low");
+    let can_print = printer.state.can_print();
     let now = src.clock.now();
     let central = src.link.as_ref().map(|l| {
         let s = l.borrow().clone();

@@ -6,9 +6,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::NaiveTime;
 use serde::Deserialize;
@@ -24,7 +23,7 @@ pub const RATE: u32 = 16_000;
 /// Silence between two clips.
 pub const GAP_MS: u32 = 120;
 
-/// `[audio]` in the configuration.
+/// `[audio]` in the configuration, parsed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AudioConfig {
@@ -39,7 +38,7 @@ pub struct AudioConfig {
     pub phrase: Vec<String>,
     /// `HH:MM-HH:MM` ranges without announcements.
     #[serde(default)]
-    pub quiet: Vec<String>,
+    pub quiet: Vec<QuietHours>,
     #[serde(default = "default_fresh")]
     pub freshness_seconds: i64,
     /// Where the clips are (default: `assets/voice/id`, then
@@ -47,8 +46,42 @@ pub struct AudioConfig {
     #[serde(default)]
     pub voice_dir: Option<PathBuf>,
     /// `aplay` (ALSA) or `none`.
-    #[serde(default = "default_sink")]
-    pub sink: String,
+    #[serde(default)]
+    pub sink: SinkKind,
+}
+
+/// Where announcements are played.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    /// ALSA's `aplay` (package alsa-utils).
+    #[default]
+    Aplay,
+    /// Nowhere (no sound card).
+    None,
+}
+
+/// A time of day without announcements, written `HH:MM-HH:MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHours {
+    pub from: NaiveTime,
+    pub to: NaiveTime,
+}
+
+impl<'de> Deserialize<'de> for QuietHours {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        antrean_core::booking::Slot::parse(&text)
+            .map(|s| QuietHours {
+                from: s.start,
+                to: s.end,
+            })
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{text:?} is not HH:MM-HH:MM (for example \"12:00-13:00\")"
+                ))
+            })
+    }
 }
 
 fn yes() -> bool {
@@ -63,9 +96,6 @@ fn default_style() -> NumberStyle {
 fn default_fresh() -> i64 {
     60
 }
-fn default_sink() -> String {
-    "aplay".into()
-}
 
 impl Default for AudioConfig {
     fn default() -> Self {
@@ -77,33 +107,24 @@ impl Default for AudioConfig {
             quiet: vec![],
             freshness_seconds: default_fresh(),
             voice_dir: None,
-            sink: default_sink(),
+            sink: SinkKind::default(),
         }
     }
 }
 
 impl AudioConfig {
-    /// Checks the keys; the message names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    /// A value out of range: the key and what it must be.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
         if self.volume > 100 {
-            return Err("key `audio.volume` must be 0-100".into());
+            return Some((
+                "audio.volume",
+                format!("is {}; it must be between 0 and 100", self.volume),
+            ));
         }
-        self.quiet_hours()?;
-        if !matches!(self.sink.as_str(), "aplay" | "none") {
-            return Err("key `audio.sink` must be \"aplay\" or \"none\"".into());
+        if self.freshness_seconds < 0 {
+            return Some(("audio.freshness_seconds", "must not be negative".into()));
         }
-        Ok(())
-    }
-
-    pub fn quiet_hours(&self) -> Result<Vec<(NaiveTime, NaiveTime)>, String> {
-        self.quiet
-            .iter()
-            .map(|q| {
-                antrean_core::booking::Slot::parse(q)
-                    .map(|s| (s.start, s.end))
-                    .ok_or_else(|| format!("key `audio.quiet`: {q:?} is not HH:MM-HH:MM"))
-            })
-            .collect()
+        None
     }
 
     pub fn rules(&self) -> AnnounceRules {
@@ -111,7 +132,7 @@ impl AudioConfig {
             phrase: self.phrase.clone(),
             style: self.style,
             freshness_seconds: self.freshness_seconds,
-            quiet: self.quiet_hours().unwrap_or_default(),
+            quiet: self.quiet.iter().map(|q| (q.from, q.to)).collect(),
         }
     }
 
@@ -372,7 +393,7 @@ pub fn spawn_player(
     clock: Clock,
     tz: chrono_tz::Tz,
     mut sink: Box<dyn AudioSink>,
-) -> std::thread::JoinHandle<()> {
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("announcer".into())
         .spawn(move || {
@@ -381,10 +402,10 @@ pub fn spawn_player(
             loop {
                 // Wait for a call, then take everything already waiting: a
                 // backlog collapses to the latest call per counter.
-                match calls.recv_timeout(Duration::from_secs(1)) {
+                // Sleeps until a call comes: no wake-ups while the board is quiet.
+                match calls.recv() {
                     Ok(c) => queue.push(c),
-                    Err(RecvTimeoutError::Timeout) => continue,
-                    Err(RecvTimeoutError::Disconnected) => return,
+                    Err(_) => return,
                 }
                 while let Ok(c) = calls.try_recv() {
                     queue.push(c);
@@ -399,14 +420,13 @@ pub fn spawn_player(
                 }
             }
         })
-        .expect("spawning the announcer")
 }
 
 /// The sink `[audio] sink` asks for.
 pub fn sink_for(config: &AudioConfig) -> Box<dyn AudioSink> {
-    match config.sink.as_str() {
-        "aplay" => Box::new(AplaySink::default()),
-        _ => Box::new(NullSink),
+    match config.sink {
+        SinkKind::Aplay => Box::new(AplaySink::default()),
+        SinkKind::None => Box::new(NullSink),
     }
 }
 

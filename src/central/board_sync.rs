@@ -2,7 +2,8 @@
 //! snapshot, then the `/events` stream resumed with `Last-Event-ID`; a gap
 //! or a `reset` fetches the snapshot again; no whole event or ping for the
 //! heartbeat timeout (45 s) reconnects, and so does an oversized line or
-//! event. Every new connection waits its turn of a capped, jittered
+//! event; every minute a fresh snapshot is fetched (the board stays live
+//! meanwhile). Every new connection waits its turn of a capped, jittered
 //! backoff, which starts again from its base only after a stream stayed up
 //! for a while: a server that breaks every stream at once cannot make the
 //! kiosk reconnect in a loop. The state is published on a watch channel
@@ -60,6 +61,9 @@ impl Default for BoardSyncOptions {
 const STABLE: Duration = Duration::from_secs(30);
 
 enum StreamEnd {
+    /// The periodic fresh snapshot: the stream was healthy, the board
+    /// stays live meanwhile.
+    Refresh,
     NeedSnapshot,
     /// The server reset the stream: its board replaces ours.
     Reset,
@@ -139,14 +143,16 @@ pub async fn run_board(
             &mut shutdown,
         )
         .await;
-        feed.send_if_modified(|f| std::mem::replace(&mut f.connected, false));
-        status.send_if_modified(|s| std::mem::replace(&mut s.board_live, false));
+        if !matches!(end, StreamEnd::Refresh) {
+            feed.send_if_modified(|f| std::mem::replace(&mut f.connected, false));
+            status.send_if_modified(|s| std::mem::replace(&mut s.board_live, false));
+        }
         if started.elapsed() >= STABLE {
             backoff.reset();
         }
         match end {
             StreamEnd::Shutdown => return,
-            StreamEnd::NeedSnapshot => need_snapshot = true,
+            StreamEnd::Refresh | StreamEnd::NeedSnapshot => need_snapshot = true,
             StreamEnd::Reset => {
                 need_snapshot = true;
                 after_reset = true;
@@ -228,7 +234,7 @@ async fn stream(
                 tracing::warn!(timeout = ?options.heartbeat_timeout, "no event or ping from the central service; reconnecting");
                 return (StreamEnd::Reconnect, asked);
             }
-            _ = &mut resnapshot => return (StreamEnd::NeedSnapshot, asked),
+            _ = &mut resnapshot => return (StreamEnd::Refresh, asked),
             _ = shutdown.changed() => return (StreamEnd::Shutdown, asked),
         };
         let bytes = match chunk {

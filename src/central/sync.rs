@@ -431,7 +431,7 @@ pub async fn run_health(shared: SyncShared, every: Duration, mut shutdown: watch
     let mut printer = shared.printer.clone();
     let mut soon = Backoff::new(Duration::from_secs(1), every);
     let mut slow = slow_backoff(every);
-    let mut last_sent: Option<(String, u64)> = None;
+    let mut last_sent: Option<(antrean_core::printer_status::PrinterState, u64)> = None;
     loop {
         let report = {
             let s = status.borrow_and_update().clone();
@@ -443,7 +443,7 @@ pub async fn run_health(shared: SyncShared, every: Duration, mut shutdown: watch
                 last_event_seq: s.last_event_seq,
             }
         };
-        let key = (report.printer.state.clone(), report.pending_checkins);
+        let key = (report.printer.state, report.pending_checkins);
         let sent_at = tokio::time::Instant::now();
         let result = tokio::select! {
             r = shared.client.health(&shared.kiosk_id, &report) => r,
@@ -494,7 +494,7 @@ pub async fn run_health(shared: SyncShared, every: Duration, mut shutdown: watch
                 r = status.changed(), if watching => if r.is_err() { return },
             }
             let now_key = (
-                printer.borrow_and_update().state.clone(),
+                printer.borrow_and_update().state,
                 status.borrow_and_update().outbox,
             );
             if last_sent.as_ref() != Some(&now_key) {

@@ -1,4 +1,212 @@
-//! The thermal printer: ESC/POS encoding of tickets and the port they go to.
+//! The thermal printer as one part: a [`Printer`] owns its [`Transport`]
+//! (serial line, virtual file printer; USB-class and network printers
+//! later), asks it for its status (`DLE EOT`), publishes the state for the
+//! health report, the board and `/healthz`, and is the one place that
+//! decides whether a ticket can be printed now. ESC/POS encoding is
+//! `encode`; it never touches a port.
 
 pub mod encode;
-pub mod port;
+pub mod file;
+pub mod serial;
+pub mod transport;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::config::{PrinterConfig, PrinterPort};
+use crate::metrics::Metrics;
+use antrean_core::api::PrinterHealth;
+use antrean_core::backoff::Backoff;
+use antrean_core::printer_status::{PrinterState, PrinterStatus, STATUS_QUERY};
+pub use transport::{Transport, TransportError};
+
+/// Longest pause between periodic checks of a printer that cannot be reached.
+const CHECK_MAX: Duration = Duration::from_secs(30);
+
+/// Why a ticket did not print, with what staff should check.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PrinterError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("printer cannot print: {} ({detail}). Fix the printer; the kiosk resumes by itself.", state.as_str())]
+    NotReady { state: PrinterState, detail: String },
+    #[error("printer reported {} after the ticket ({detail}): the ticket may be incomplete and will print again on the next scan.", state.as_str())]
+    AfterPrint { state: PrinterState, detail: String },
+}
+
+impl PrinterError {
+    fn from_status(s: &PrinterStatus, after: bool) -> PrinterError {
+        let (state, detail) = (s.state, s.detail.clone().unwrap_or_default());
+        if after {
+            PrinterError::AfterPrint { state, detail }
+        } else {
+            PrinterError::NotReady { state, detail }
+        }
+    }
+
+    /// The printer's state this error shows (a transport failure: offline).
+    pub fn state(&self) -> PrinterState {
+        match self {
+            PrinterError::NotReady { state, .. } | PrinterError::AfterPrint { state, .. } => *state,
+            PrinterError::Transport(_) => PrinterState::Offline,
+        }
+    }
+}
+
+/// The transport the configuration asks for.
+pub fn transport_for(config: &PrinterConfig, state_dir: &std::path::Path) -> Box<dyn Transport> {
+    match &config.port {
+        PrinterPort::Virtual => Box::new(file::FileTransport::new(
+            state_dir.join("tickets"),
+            config.columns,
+        )),
+        PrinterPort::Serial(path) => Box::new(serial::SerialTransport::new(path, config)),
+    }
+}
+
+/// The printer: its transport, its last known state, and the pace of the
+/// periodic status checks (backing off while it cannot be reached).
+pub struct Printer {
+    transport: Box<dyn Transport>,
+    status_timeout: Duration,
+    check_every: Duration,
+    backoff: Backoff,
+    next_check: Instant,
+    health: watch::Sender<PrinterHealth>,
+    metrics: Arc<Metrics>,
+}
+
+impl Printer {
+    pub fn new(
+        transport: Box<dyn Transport>,
+        config: &PrinterConfig,
+        metrics: Arc<Metrics>,
+    ) -> Printer {
+        let check_every = Duration::from_secs(config.status_every_seconds.max(1));
+        Printer {
+            transport,
+            status_timeout: Duration::from_millis(config.status_timeout_ms),
+            check_every,
+            backoff: Backoff::new(check_every, CHECK_MAX),
+            next_check: Instant::now() + check_every,
+            health: watch::Sender::new(PrinterHealth {
+                state: PrinterState::Ok,
+                detail: None,
+            }),
+            metrics,
+        }
+    }
+
+    /// The printer the configuration asks for.
+    pub fn from_config(
+        config: &PrinterConfig,
+        state_dir: &std::path::Path,
+        metrics: Arc<Metrics>,
+    ) -> Printer {
+        Printer::new(transport_for(config, state_dir), config, metrics)
+    }
+
+    /// The printer's state as last seen (health reports, board, `/healthz`).
+    pub fn health(&self) -> watch::Receiver<PrinterHealth> {
+        self.health.subscribe()
+    }
+
+    /// Where the printer is, for messages.
+    pub fn describe(&self) -> String {
+        self.transport.describe()
+    }
+
+    /// Asks the printer how it is (`DLE EOT` 1-4) and publishes the answer.
+    /// A printer that does not answer is offline; while it stays so, the
+    /// periodic checks back off.
+    pub fn check(&mut self) -> PrinterStatus {
+        let mut replies = [0u8; 4];
+        let status = match self
+            .transport
+            .exchange(&STATUS_QUERY, &mut replies, self.status_timeout)
+        {
+            Err(e) => PrinterStatus::new(PrinterState::Offline, e.to_string()),
+            Ok(n) if n < replies.len() => PrinterStatus::new(
+                PrinterState::Offline,
+                format!(
+                    "the printer on {} does not answer status queries (check power, cable and baud rate)",
+                    self.transport.describe()
+                ),
+            ),
+            Ok(_) => antrean_core::printer_status::decode(replies).unwrap_or_else(|e| {
+                PrinterStatus::new(PrinterState::Error, format!("{e}: check the baud rate"))
+            }),
+        };
+        self.metrics.attempt("printer_check", status.state.as_str());
+        let wait = if status.state == PrinterState::Offline {
+            self.backoff.next_delay(rand::random())
+        } else {
+            self.backoff.reset();
+            self.check_every
+        };
+        self.next_check = Instant::now() + wait;
+        self.publish(status.state, status.detail.clone());
+        status
+    }
+
+    /// The one place that decides whether a ticket can be printed now:
+    /// asks the printer, and refuses when its state cannot print.
+    pub fn ready(&mut self) -> Result<(), PrinterError> {
+        let status = self.check();
+        if status.state.can_print() {
+            Ok(())
+        } else {
+            Err(PrinterError::from_status(&status, false))
+        }
+    }
+
+    /// Sends one job as one buffer. Ok only when every byte went out and
+    /// the printer reports no error afterwards; the state is published
+    /// either way.
+    pub fn print(&mut self, bytes: &[u8], label: &str) -> Result<(), PrinterError> {
+        if let Err(e) = self.transport.send(bytes, label) {
+            let e = PrinterError::from(e);
+            self.publish(e.state(), Some(e.to_string()));
+            return Err(e);
+        }
+        let after = self.check();
+        if after.state.can_print() {
+            Ok(())
+        } else {
+            Err(PrinterError::from_status(&after, true))
+        }
+    }
+
+    /// When the next periodic check is due.
+    pub fn next_check(&self) -> Instant {
+        self.next_check
+    }
+
+    /// Checks the printer when a periodic check is due.
+    pub fn check_if_due(&mut self) {
+        if Instant::now() >= self.next_check {
+            self.check();
+        }
+    }
+
+    fn publish(&self, state: PrinterState, detail: Option<String>) {
+        if self.health.borrow().state != state {
+            if state.can_print() {
+                tracing::info!(state = state.as_str(), detail = ?detail, "printer state");
+            } else {
+                tracing::warn!(state = state.as_str(), detail = ?detail,
+                    "printer cannot print: new check-ins are refused until it is fixed");
+            }
+        }
+        self.metrics.printer_ok.set(i64::from(state.can_print()));
+        self.health.send_if_modified(|h| {
+            let changed = h.state != state || h.detail != detail;
+            h.state = state;
+            h.detail = detail;
+            changed
+        });
+    }
+}

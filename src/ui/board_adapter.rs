@@ -3,7 +3,7 @@
 
 use slint::{ComponentHandle, ModelRc, VecModel};
 
-use super::model::BoardView;
+use super::model::{BoardHeader, BoardView};
 use super::{BoardAdapter, BoardWindow, CounterRow, RecentRow, WaitingRow};
 
 pub fn create() -> Result<BoardWindow, slint::PlatformError> {
@@ -50,10 +50,10 @@ pub fn show(w: &BoardWindow, v: &BoardView) {
 }
 
 /// Header texts and the staff warning banner.
-pub fn set_status(w: &BoardWindow, office: &str, date: &str, clock: &str, warning: &str) {
+pub fn set_status(w: &BoardWindow, h: &BoardHeader) {
     let a = w.global::<BoardAdapter>();
-    a.set_office_name(office.into());
-    a.set_date_text(date.into());
-    a.set_clock_text(clock.into());
-    a.set_warning_text(warning.into());
+    a.set_office_name(h.office.as_str().into());
+    a.set_date_text(h.date.as_str().into());
+    a.set_clock_text(h.clock.as_str().into());
+    a.set_warning_text(h.warning.as_str().into());
 }

@@ -4,39 +4,42 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::mpsc::Sender;
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-use super::model::{ResultView, UiAction, WedgeBuffer};
-use super::{FreeSessionRow, KioskAdapter, KioskWindow};
+use super::model::{KioskHeader, ResultView, Screen, UiAction, WalkInView, WedgeBuffer};
+use super::{FreeSessionRow, KioskAdapter, KioskScreen, KioskWindow};
 
 /// A source of milliseconds (the platform's clock; mocked in tests).
 pub type MillisClock = Rc<dyn Fn() -> u64>;
 
-/// Creates the kiosk window; actions go to `actions`.
+/// What the window's callbacks hand on: what a person did.
+pub type ActionHandler = Rc<dyn Fn(UiAction)>;
+
+/// Creates the kiosk window; what people do goes to `act`, at once (a
+/// keyboard-wedge scan on its Enter key).
 pub fn create(
-    actions: Sender<UiAction>,
+    act: ActionHandler,
     now_ms: MillisClock,
 ) -> Result<KioskWindow, slint::PlatformError> {
     let window = KioskWindow::new()?;
     let adapter = window.global::<KioskAdapter>();
     let wedge = Rc::new(RefCell::new(WedgeBuffer::default()));
     {
-        let (tx, weak, wedge) = (actions.clone(), window.as_weak(), wedge.clone());
+        let (act, weak, wedge) = (act.clone(), window.as_weak(), wedge.clone());
         adapter.on_wedge_key(move |text| {
             let burst = wedge.borrow_mut().key(&text, now_ms());
             if let (Some(burst), Some(w)) = (burst, weak.upgrade()) {
-                submit(&w, &tx, burst);
+                submit(&w, &act, burst);
             }
         });
     }
     {
-        let (tx, weak) = (actions.clone(), window.as_weak());
+        let (act, weak) = (act.clone(), window.as_weak());
         adapter.on_submit_code(move |code| {
             if let Some(w) = weak.upgrade() {
                 if !code.trim().is_empty() {
-                    submit(&w, &tx, code.to_string());
+                    submit(&w, &act, code.to_string());
                 }
             }
         });
@@ -65,43 +68,69 @@ pub fn create(
         });
     }
     {
-        let (tx, weak) = (actions.clone(), window.as_weak());
+        let (act, weak) = (act.clone(), window.as_weak());
         adapter.on_back_to_idle(move || {
             if let Some(w) = weak.upgrade() {
                 show_idle(&w);
             }
-            let _ = tx.send(UiAction::BackToIdle);
+            act(UiAction::BackToIdle);
         });
     }
     {
-        let (tx, weak) = (actions.clone(), window.as_weak());
+        let (act, weak) = (act.clone(), window.as_weak());
         adapter.on_walk_in(move || {
             if let Some(w) = weak.upgrade() {
                 let a = w.global::<KioskAdapter>();
                 a.set_slip_status(SharedString::new());
-                a.set_screen("walkin".into());
+                a.set_screen(KioskScreen::Walkin);
             }
-            let _ = tx.send(UiAction::WalkInHelp);
+            act(UiAction::WalkInHelp);
         });
     }
-    {
-        let tx = actions;
-        adapter.on_print_info(move || {
-            let _ = tx.send(UiAction::PrintInfo);
-        });
-    }
+    adapter.on_print_info(move || act(UiAction::PrintInfo));
     Ok(window)
 }
 
-fn submit(w: &KioskWindow, tx: &Sender<UiAction>, text: String) {
-    w.global::<KioskAdapter>().set_screen("processing".into());
-    let _ = tx.send(UiAction::Scan(text));
+fn submit(w: &KioskWindow, act: &ActionHandler, text: String) {
+    w.global::<KioskAdapter>()
+        .set_screen(KioskScreen::Processing);
+    act(UiAction::Scan(text));
+}
+
+fn slint_screen(s: Screen) -> KioskScreen {
+    match s {
+        Screen::Idle => KioskScreen::Idle,
+        Screen::Typing => KioskScreen::Typing,
+        Screen::Processing => KioskScreen::Processing,
+        Screen::Success => KioskScreen::Success,
+        Screen::Rejected => KioskScreen::Rejected,
+        Screen::Fault => KioskScreen::Fault,
+        Screen::WalkIn => KioskScreen::Walkin,
+    }
+}
+
+/// The screen the window shows now.
+pub fn screen(w: &KioskWindow) -> Screen {
+    match w.global::<KioskAdapter>().get_screen() {
+        KioskScreen::Idle => Screen::Idle,
+        KioskScreen::Typing => Screen::Typing,
+        KioskScreen::Processing => Screen::Processing,
+        KioskScreen::Success => Screen::Success,
+        KioskScreen::Rejected => Screen::Rejected,
+        KioskScreen::Fault => Screen::Fault,
+        KioskScreen::Walkin => Screen::WalkIn,
+    }
+}
+
+/// Switches to a screen (screenshots; the screens switch themselves otherwise).
+pub fn set_screen(w: &KioskWindow, s: Screen) {
+    w.global::<KioskAdapter>().set_screen(slint_screen(s));
 }
 
 /// Back to the idle screen, in Indonesian.
 pub fn show_idle(w: &KioskWindow) {
     let a = w.global::<KioskAdapter>();
-    a.set_screen("idle".into());
+    a.set_screen(KioskScreen::Idle);
     a.set_english(false);
     a.set_typed(SharedString::new());
 }
@@ -110,7 +139,7 @@ pub fn show_idle(w: &KioskWindow) {
 pub fn show_result(w: &KioskWindow, v: &ResultView) {
     let a = w.global::<KioskAdapter>();
     let Some(screen) = v.screen else {
-        if a.get_screen() == "processing" {
+        if a.get_screen() == KioskScreen::Processing {
             show_idle(w);
         }
         return;
@@ -123,55 +152,43 @@ pub fn show_result(w: &KioskWindow, v: &ResultView) {
     a.set_message_id(v.message_id.as_str().into());
     a.set_message_en(v.message_en.as_str().into());
     a.set_offer_walkin(v.offer_walkin);
-    a.set_screen(screen.into());
+    a.set_screen(slint_screen(screen));
 }
 
 /// Header texts: office, date, clock, open session, offline badge.
-pub fn set_status(
-    w: &KioskWindow,
-    office: &str,
-    date: &str,
-    clock: &str,
-    session: &(String, String),
-    offline: bool,
-) {
+pub fn set_status(w: &KioskWindow, h: &KioskHeader) {
     let a = w.global::<KioskAdapter>();
-    a.set_office_name(office.into());
-    a.set_date_text(date.into());
-    a.set_clock_text(clock.into());
-    a.set_session_text(session.0.as_str().into());
-    a.set_session_text_en(session.1.as_str().into());
-    a.set_offline(offline);
+    a.set_office_name(h.office.as_str().into());
+    a.set_date_text(h.date.as_str().into());
+    a.set_clock_text(h.clock.as_str().into());
+    a.set_session_text(h.session.0.as_str().into());
+    a.set_session_text_en(h.session.1.as_str().into());
+    a.set_offline(h.offline);
 }
 
 /// The walk-in help screen's contents.
-pub struct WalkInView {
-    pub rows: Vec<(String, String, String)>,
-    pub booking_url: String,
-    pub desk: String,
-    pub note_id: String,
-    pub note_en: String,
-    pub qr: Option<slint::Image>,
-}
-
-pub fn set_walkin(w: &KioskWindow, v: WalkInView) {
+pub fn set_walkin(w: &KioskWindow, v: &WalkInView) {
     let a = w.global::<KioskAdapter>();
     let rows: Vec<FreeSessionRow> = v
         .rows
-        .into_iter()
+        .iter()
         .map(|(day, slot, free)| FreeSessionRow {
-            day: day.into(),
-            slot: slot.into(),
-            free: free.into(),
+            day: day.as_str().into(),
+            slot: slot.as_str().into(),
+            free: free.as_str().into(),
         })
         .collect();
     a.set_free_sessions(ModelRc::new(VecModel::from(rows)));
-    a.set_booking_url(v.booking_url.into());
-    a.set_desk_text(v.desk.into());
-    a.set_walkin_note_id(v.note_id.into());
-    a.set_walkin_note_en(v.note_en.into());
-    if let Some(qr) = v.qr {
-        a.set_booking_qr(qr);
+    a.set_booking_url(v.booking_url.as_str().into());
+    a.set_desk_text(v.desk.as_str().into());
+    a.set_walkin_note_id(v.note_id.as_str().into());
+    a.set_walkin_note_en(v.note_en.as_str().into());
+}
+
+/// The booking address as a QR code on the walk-in screen (set once).
+pub fn set_booking_qr(w: &KioskWindow, url: &str) {
+    if let Some(qr) = qr_image(url) {
+        w.global::<KioskAdapter>().set_booking_qr(qr);
     }
 }
 

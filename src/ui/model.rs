@@ -1,16 +1,56 @@
 //! View models for the screens, and the keyboard-wedge burst detector.
-//! Pure: they turn scan reports, board states and times into the texts the
-//! screens show; the adapters copy them into Slint properties.
+//! Pure: they turn scan reports, the situation, the board and the walk-in
+//! answer into the texts the screens show; the adapters copy them into
+//! Slint properties. No Slint types, no I/O.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
+use crate::config::{Config, UiRole};
 use crate::kiosk::{Outcome, ScanReport};
+use crate::screen_feed::{BoardPicture, Situation, WalkInAnswer};
 use antrean_core::board::BoardState;
 use antrean_core::booking::Slot;
 use antrean_core::checkin::{is_open, Reason, Rules};
 use antrean_core::locale::{date_en, jam, printer_fault_message, rejection_message, tanggal, zona};
 use antrean_core::manifest::{default_service_name, Manifest};
+use antrean_core::printer_status::PrinterState;
+
+/// What the screens need of the configuration.
+#[derive(Debug, Clone)]
+pub struct ScreenSettings {
+    pub office_name: String,
+    pub rules: Rules,
+    pub booking_url: String,
+    pub desk: String,
+    pub role: UiRole,
+    pub fullscreen: bool,
+}
+
+impl ScreenSettings {
+    pub fn from_config(config: &Config) -> ScreenSettings {
+        ScreenSettings {
+            office_name: config.office.name.clone(),
+            rules: config.rules(),
+            booking_url: config.walkin.booking_url.clone(),
+            desk: config.walkin.desk_location.clone(),
+            role: config.ui.role,
+            fullscreen: config.ui.fullscreen,
+        }
+    }
+}
+
+/// The kiosk screen of the moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Idle,
+    Typing,
+    Processing,
+    Success,
+    Rejected,
+    Fault,
+    WalkIn,
+}
 
 /// What a person did on the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,8 +119,8 @@ impl WedgeBuffer {
 /// What the kiosk screen shows after a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultView {
-    /// `success`, `rejected` or `fault`; `None` for nothing to show (a double read).
-    pub screen: Option<&'static str>,
+    /// Success, rejected or fault; `None` for nothing to show (a double read).
+    pub screen: Option<Screen>,
     pub number: String,
     pub service: String,
     pub session: String,
@@ -118,18 +158,18 @@ pub fn result_view(report: &ScanReport, manifest: Option<&Manifest>, tz: Tz) -> 
     }
     match &report.outcome {
         Outcome::Accept | Outcome::Reprint => {
-            v.screen = Some("success");
+            v.screen = Some(Screen::Success);
             v.reprint = report.outcome == Outcome::Reprint;
         }
         Outcome::Rejected(r) => {
-            v.screen = Some("rejected");
+            v.screen = Some(Screen::Rejected);
             let m = rejection_message(r);
             v.message_id = m.id;
             v.message_en = m.en;
             v.offer_walkin = matches!(r.reason, Reason::UnknownBooking | Reason::InvalidFormat);
         }
-        Outcome::PrinterFault(_) | Outcome::JournalFault(_) => {
-            v.screen = Some("fault");
+        Outcome::PrinterFault(_) | Outcome::JournalFault => {
+            v.screen = Some(Screen::Fault);
             let m = printer_fault_message();
             v.message_id = m.id;
             v.message_en = m.en;
@@ -196,15 +236,11 @@ pub struct BoardView {
     pub stale_text: String,
 }
 
-/// How long without events or pings before the board says so.
-pub const STALE_AFTER_SECONDS: i64 = 60;
-
-/// Builds the board's view; `last_contact` decides the stale banner.
+/// Builds the board's view; when it is not live, a banner says since when.
 pub fn board_view(
     state: &BoardState,
-    connected: bool,
+    live: bool,
     last_contact: Option<DateTime<FixedOffset>>,
-    now: DateTime<FixedOffset>,
 ) -> BoardView {
     let label_of = |id: &str| {
         state
@@ -214,9 +250,7 @@ pub fn board_view(
             .map(|c| c.label.clone())
             .unwrap_or_else(|| format!("Loket {id}"))
     };
-    let fresh =
-        connected && last_contact.is_some_and(|t| (now - t).num_seconds() <= STALE_AFTER_SECONDS);
-    let stale_text = if fresh {
+    let stale_text = if live {
         String::new()
     } else {
         match last_contact {
@@ -308,9 +342,219 @@ pub fn local(now: DateTime<FixedOffset>) -> NaiveDateTime {
     now.naive_local()
 }
 
+/// The board's picture as the board shows it.
+pub fn board_picture_view(picture: &BoardPicture) -> BoardView {
+    board_view(&picture.state, picture.live, picture.last_contact)
+}
+
+/// The kiosk screen's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KioskHeader {
+    pub office: String,
+    pub date: String,
+    pub clock: String,
+    /// The open session, (Indonesian, English).
+    pub session: (String, String),
+    pub offline: bool,
+}
+
+/// The kiosk's header in this situation.
+pub fn kiosk_header(s: &Situation, settings: &ScreenSettings) -> KioskHeader {
+    let (date, clock) = date_and_clock(s.now);
+    KioskHeader {
+        office: s
+            .manifest
+            .as_ref()
+            .and_then(|m| m.office_name.clone())
+            .unwrap_or_else(|| settings.office_name.clone()),
+        date,
+        clock,
+        session: open_session_text(s.manifest.as_deref(), s.now, &settings.rules),
+        offline: s.offline,
+    }
+}
+
+/// The board's header and its staff banner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardHeader {
+    pub office: String,
+    pub date: String,
+    pub clock: String,
+    /// For staff: the kiosk's printer, the kiosk's clock (empty when fine).
+    pub warning: String,
+}
+
+/// The board's header in this situation.
+pub fn board_header(s: &Situation, settings: &ScreenSettings) -> BoardHeader {
+    let (date, clock) = date_and_clock(s.now);
+    let printer = match s.printer {
+        PrinterState::Ok => String::new(),
+        PrinterState::PaperLow => {
+            "Kertas printer kiosk hampir habis · Kiosk printer paper low".into()
+        }
+        other => format!(
+            "Printer kiosk: {} · Kiosk printer needs attention",
+            other.as_str()
+        ),
+    };
+    let warning = match s.clock_skew_seconds {
+        Some(skew) => {
+            format!("{printer} Jam kiosk selisih {skew} detik · Kiosk clock off by {skew} s")
+                .trim()
+                .to_string()
+        }
+        None => printer,
+    };
+    BoardHeader {
+        office: settings.office_name.clone(),
+        date,
+        clock,
+        warning,
+    }
+}
+
+/// The walk-in help screen's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkInView {
+    /// (day, session, free places).
+    pub rows: Vec<(String, String, String)>,
+    pub booking_url: String,
+    pub desk: String,
+    pub note_id: String,
+    pub note_en: String,
+}
+
+/// The walk-in help for this answer.
+pub fn walkin_view(answer: &WalkInAnswer, settings: &ScreenSettings) -> WalkInView {
+    let (note_id, note_en) = if answer.offline {
+        (
+            "Data mungkin belum terbaru (layanan pusat tidak terhubung).".to_string(),
+            "Figures may be out of date (central service not reachable).".to_string(),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    WalkInView {
+        rows: free_session_rows(&answer.free, settings.rules.timezone, 6),
+        booking_url: settings.booking_url.clone(),
+        desk: settings.desk.clone(),
+        note_id,
+        note_en,
+    }
+}
+
+/// The line under the walk-in buttons after "Cetak info".
+pub fn slip_status(printed: bool) -> &'static str {
+    if printed {
+        "Info sudah dicetak, silakan ambil. · Printed, please take it."
+    } else {
+        "Printer bermasalah, silakan ke meja informasi. · Printer problem, please go to the information desk."
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn situation(printer: PrinterState, skew: Option<i64>, offline: bool) -> Situation {
+        Situation {
+            now: chrono::DateTime::parse_from_rfc3339("2024-05-08T09:20:00+07:00").unwrap(),
+            manifest: None,
+            offline,
+            printer,
+            clock_skew_seconds: skew,
+        }
+    }
+
+    fn settings() -> ScreenSettings {
+        ScreenSettings {
+            office_name: "Disdukcapil Kota Bogor".into(),
+            rules: Rules {
+                office: "kota-bogor".into(),
+                timezone: chrono_tz::Asia::Jakarta,
+                early_minutes: 30,
+                late_minutes: 15,
+                reprint_limit: 1,
+            },
+            booking_url: "https://antrean.example.go.id".into(),
+            desk: "Meja informasi".into(),
+            role: UiRole::Both,
+            fullscreen: false,
+        }
+    }
+
+    #[test]
+    fn the_board_tells_staff_about_the_kiosk() {
+        // (printer, clock skew, the board's staff banner)
+        let cases: &[(PrinterState, Option<i64>, &str)] = &[
+            (PrinterState::Ok, None, ""),
+            (
+                PrinterState::PaperLow,
+                None,
+                "Kertas printer kiosk hampir habis · Kiosk printer paper low",
+            ),
+            (
+                PrinterState::CoverOpen,
+                None,
+                "Printer kiosk: cover_open · Kiosk printer needs attention",
+            ),
+            (
+                PrinterState::Ok,
+                Some(-300),
+                "Jam kiosk selisih -300 detik · Kiosk clock off by -300 s",
+            ),
+            (
+                PrinterState::Offline,
+                Some(200),
+                "Printer kiosk: offline · Kiosk printer needs attention Jam kiosk selisih 200 detik · Kiosk clock off by 200 s",
+            ),
+        ];
+        for (printer, skew, warning) in cases {
+            let h = board_header(&situation(*printer, *skew, false), &settings());
+            assert_eq!(h.warning, *warning, "{printer:?} {skew:?}");
+            assert_eq!(
+                (h.date.as_str(), h.clock.as_str()),
+                ("Rabu, 08 Mei 2024", "09.20")
+            );
+        }
+    }
+
+    #[test]
+    fn the_kiosk_header_shows_the_open_session_and_the_link() {
+        let h = kiosk_header(&situation(PrinterState::Ok, None, true), &settings());
+        assert!(h.offline);
+        assert_eq!(h.office, "Disdukcapil Kota Bogor");
+        assert!(h.session.0.starts_with("Belum ada sesi"), "{:?}", h.session);
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "office": "kota-bogor", "date": "2024-05-08", "office_name": "Disdukcapil Bogor",
+            "sessions": [{"slot": "09:00-10:00", "letter": "B", "quota": 50},
+                         {"slot": "13:00-14:00", "letter": "E", "quota": 50}]
+        }))
+        .unwrap();
+        let s = Situation {
+            manifest: Some(std::sync::Arc::new(manifest)),
+            ..situation(PrinterState::Ok, None, false)
+        };
+        let h = kiosk_header(&s, &settings());
+        assert!(!h.offline);
+        assert_eq!(h.office, "Disdukcapil Bogor");
+        assert_eq!(h.session.0, "Check-in dibuka untuk sesi 09.00-10.00");
+        assert_eq!(h.session.1, "Check-in is open for session 09.00-10.00");
+    }
+
+    #[test]
+    fn a_board_that_is_not_live_says_since_when() {
+        let at = chrono::DateTime::parse_from_rfc3339("2024-05-08T09:21:00+07:00").unwrap();
+        let state = BoardState::new();
+        assert_eq!(board_view(&state, true, Some(at)).stale_text, "");
+        assert_eq!(
+            board_view(&state, false, Some(at)).stale_text,
+            "Koneksi terputus, terakhir diperbarui 09.21 · Connection lost, last updated 09.21"
+        );
+        assert!(board_view(&state, false, None)
+            .stale_text
+            .contains("menunggu data antrean"));
+    }
 
     #[test]
     fn wedge_bursts_and_idle_gaps() {

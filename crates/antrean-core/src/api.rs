@@ -131,8 +131,9 @@ pub struct BoardSnapshot {
 /// Printer part of a health report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrinterHealth {
-    /// `ok`, `paper_low`, `paper_out`, `cover_open`, `offline` or `error`.
-    pub state: String,
+    /// `ok`, `paper_low`, `paper_out`, `cover_open`, `offline` or `error`
+    /// on the wire.
+    pub state: crate::printer_status::PrinterState,
     #[serde(default)]
     pub detail: Option<String>,
 }

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 use slint::ComponentHandle;
 
-use antrean_kiosk::ui::kiosk_adapter::{self, WalkInView};
-use antrean_kiosk::ui::model::{BoardView, ResultView};
+use antrean_kiosk::ui::kiosk_adapter;
+use antrean_kiosk::ui::model::{
+    BoardHeader, BoardView, KioskHeader, ResultView, Screen, WalkInView,
+};
 use antrean_kiosk::ui::{board_adapter, KioskWindow};
 
 /// Kiosk screen sizes: portrait first.
@@ -16,15 +18,51 @@ pub const KIOSK_SIZES: [(u32, u32); 3] = [(1080, 1920), (1920, 1080), (1366, 768
 /// Board sizes: the TV first.
 pub const BOARD_SIZES: [(u32, u32); 3] = [(1920, 1080), (1280, 720), (1080, 1920)];
 
-/// Installs the headless platform (once per process). Timers run on the
-/// system clock (`slint::platform::update_timers_and_animations`).
+/// Installs the headless platform on this thread (once; Slint's platform
+/// belongs to the thread that sets it). It has a real event loop:
+/// `slint::run_event_loop` runs what other threads hand in with
+/// `invoke_from_event_loop` and the timers on the system clock, and sleeps
+/// in between. The software renderer makes `take_snapshot` work.
 pub fn init_headless() {
     use i_slint_backend_testing::{TestingBackend, TestingBackendOptions};
     let _ = slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
         mock_time: false,
-        threading: false,
+        threading: true,
         renderer_name: Some("software".into()),
     })));
+}
+
+/// Runs the event loop of this thread's headless platform until `cond`
+/// holds (checked every few milliseconds by a timer of the test's own, not
+/// of the product), or panics with `what` after `limit`.
+pub fn run_until(what: &str, limit: std::time::Duration, cond: impl Fn() -> bool + 'static) {
+    if cond() {
+        return;
+    }
+    let deadline = std::time::Instant::now() + limit;
+    let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
+    let flag = timed_out.clone();
+    let timer = slint::Timer::default();
+    timer.start(
+        slint::TimerMode::Repeated,
+        std::time::Duration::from_millis(2),
+        move || {
+            if cond() {
+                let _ = slint::quit_event_loop();
+            } else if std::time::Instant::now() > deadline {
+                flag.set(true);
+                let _ = slint::quit_event_loop();
+            }
+        },
+    );
+    if let Err(e) = slint::run_event_loop() {
+        panic!("the screens' event loop failed while waiting for {what}: {e}");
+    }
+    drop(timer);
+    assert!(
+        !timed_out.get(),
+        "timed out after {limit:?} waiting for {what}"
+    );
 }
 
 /// A screenshot failed.
@@ -74,7 +112,7 @@ fn check(
 /// Sample data for the screenshots.
 pub fn sample_success() -> ResultView {
     ResultView {
-        screen: Some("success"),
+        screen: Some(Screen::Success),
         number: "B-015".into(),
         service: "KTP Elektronik".into(),
         session: "09.00-10.00 WIB".into(),
@@ -121,15 +159,26 @@ pub fn sample_board() -> BoardView {
 fn kiosk_status(w: &KioskWindow, offline: bool) {
     kiosk_adapter::set_status(
         w,
-        "Disdukcapil Kota Bogor",
-        "Rabu, 08 Mei 2024",
-        "09.20",
-        &(
-            "Check-in dibuka untuk sesi 08.00-09.00, 09.00-10.00".into(),
-            "Check-in is open for session 08.00-09.00, 09.00-10.00".into(),
-        ),
-        offline,
+        &KioskHeader {
+            office: "Disdukcapil Kota Bogor".into(),
+            date: "Rabu, 08 Mei 2024".into(),
+            clock: "09.20".into(),
+            session: (
+                "Check-in dibuka untuk sesi 08.00-09.00, 09.00-10.00".into(),
+                "Check-in is open for session 08.00-09.00, 09.00-10.00".into(),
+            ),
+            offline,
+        },
     );
+}
+
+fn board_status(clock: &str, warning: &str) -> BoardHeader {
+    BoardHeader {
+        office: "Disdukcapil Kota Bogor".into(),
+        date: "Rabu, 08 Mei 2024".into(),
+        clock: clock.into(),
+        warning: warning.into(),
+    }
 }
 
 /// Layout problems of what a window shows now: a text element outside the
@@ -187,15 +236,16 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
         name: out.display().to_string(),
         reason: e.to_string(),
     })?;
-    let (tx, _rx) = std::sync::mpsc::channel();
     let mut files = Vec::new();
     let fail = |e: slint::PlatformError| ScreenshotError {
         name: "window".into(),
         reason: e.to_string(),
     };
-    let kiosk = kiosk_adapter::create(tx, std::rc::Rc::new(|| 0)).map_err(fail)?;
+    let kiosk =
+        kiosk_adapter::create(std::rc::Rc::new(|_| {}), std::rc::Rc::new(|| 0)).map_err(fail)?;
+    kiosk_adapter::set_booking_qr(&kiosk, "https://antrean.kotabogor.go.id");
     let rejected = ResultView {
-        screen: Some("rejected"),
+        screen: Some(Screen::Rejected),
         message_id:
             "Booking Anda untuk tanggal Kamis, 09 Mei 2024. Silakan datang pada tanggal tersebut."
                 .into(),
@@ -203,14 +253,14 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
         ..sample_success()
     };
     let unknown = ResultView {
-        screen: Some("rejected"),
+        screen: Some(Screen::Rejected),
         message_id: "Kode booking tidak ditemukan. Periksa kode atau hubungi petugas.".into(),
         message_en: "Booking code not found. Check the code or ask a staff member.".into(),
         offer_walkin: true,
         ..sample_success()
     };
     let fault = ResultView {
-        screen: Some("fault"),
+        screen: Some(Screen::Fault),
         message_id: "Printer bermasalah, silakan ke meja informasi. Petugas akan membantu Anda."
             .into(),
         message_en:
@@ -240,9 +290,9 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
         (
             "typing",
             Box::new(|w| {
-                let a = w.global::<antrean_kiosk::ui::KioskAdapter>();
-                a.set_screen("typing".into());
-                a.set_typed("BGR-2405".into());
+                kiosk_adapter::set_screen(w, Screen::Typing);
+                w.global::<antrean_kiosk::ui::KioskAdapter>()
+                    .set_typed("BGR-2405".into());
             }),
         ),
         (
@@ -270,7 +320,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
             Box::new(|w| {
                 kiosk_adapter::set_walkin(
                     w,
-                    WalkInView {
+                    &WalkInView {
                         rows: vec![
                             (
                                 "Rabu, 08 Mei 2024".into(),
@@ -292,11 +342,9 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
                         desk: "Meja informasi: dekat pintu masuk, sebelah kiri.".into(),
                         note_id: String::new(),
                         note_en: String::new(),
-                        qr: kiosk_adapter::qr_image("https://antrean.kotabogor.go.id"),
                     },
                 );
-                w.global::<antrean_kiosk::ui::KioskAdapter>()
-                    .set_screen("walkin".into());
+                kiosk_adapter::set_screen(w, Screen::WalkIn);
             }),
         ),
     ];
@@ -325,13 +373,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
     let _ = kiosk.hide();
     let board = board_adapter::create().map_err(fail)?;
     for &(width, height) in &BOARD_SIZES {
-        board_adapter::set_status(
-            &board,
-            "Disdukcapil Kota Bogor",
-            "Rabu, 08 Mei 2024",
-            "09.21",
-            "",
-        );
+        board_adapter::set_status(&board, &board_status("09.21", ""));
         board_adapter::show(&board, &sample_board());
         let path = out.join(format!("board-live-{width}x{height}.png"));
         snapshot(board.window(), (width, height), &path)?;
@@ -350,10 +392,10 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
         };
         board_adapter::set_status(
             &board,
-            "Disdukcapil Kota Bogor",
-            "Rabu, 08 Mei 2024",
-            "09.24",
-            "Kertas printer kiosk hampir habis · Kiosk printer paper low",
+            &board_status(
+                "09.24",
+                "Kertas printer kiosk hampir habis · Kiosk printer paper low",
+            ),
         );
         board_adapter::show(&board, &stale);
         let path = out.join(format!("board-stale-{width}x{height}.png"));

@@ -59,7 +59,8 @@ pub struct StaffKiosk {
     pub kind: &'static str,
     /// False for a listed device that never reported.
     pub reported: bool,
-    pub printer: String,
+    /// `None` until it reported.
+    pub printer: Option<antrean_core::printer_status::PrinterState>,
     pub pending: u64,
     pub at: String,
 }
@@ -73,7 +74,7 @@ fn device(id: &str, kind: &'static str, report: Option<KioskHealth>) -> StaffKio
             kiosk: id.to_string(),
             kind,
             reported: true,
-            printer: k.report.printer.state,
+            printer: Some(k.report.printer.state),
             pending: k.report.pending_checkins,
             at: k.at,
         },
@@ -81,7 +82,7 @@ fn device(id: &str, kind: &'static str, report: Option<KioskHealth>) -> StaffKio
             kiosk: id.to_string(),
             kind,
             reported: false,
-            printer: String::new(),
+            printer: None,
             pending: 0,
             at: String::new(),
         },

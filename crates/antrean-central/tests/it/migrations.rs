@@ -62,7 +62,7 @@ async fn a_single_office_database_moves_forward_keeping_its_data() {
     assert_eq!(board.notice.as_deref(), Some("Istirahat"));
     assert_eq!(board.waiting, [("09:00-10:00".to_string(), 1)]);
     let health = store.health(OFFICE).await.unwrap();
-    assert_eq!(health[0].report.printer.state, "paper_low");
+    assert_eq!(health[0].report.printer.state.as_str(), "paper_low");
     assert_eq!(store.tokens().await.unwrap().len(), 1);
     // Another office of the same file starts empty, its own `seq` from 1.
     assert!(store

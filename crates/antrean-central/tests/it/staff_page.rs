@@ -167,7 +167,7 @@ fn a_clerk_calls_recalls_and_finishes_from_the_staff_page() {
             at: NOW.into(),
             version: "test".into(),
             printer: PrinterHealth {
-                state: "paper_low".into(),
+                state: antrean_core::printer_status::PrinterState::PaperLow,
                 detail: None,
             },
             pending_checkins: 0,

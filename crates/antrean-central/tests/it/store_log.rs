@@ -129,25 +129,31 @@ pub(crate) async fn board_rows(s: Arc<dyn Store>) {
 
 pub(crate) async fn kiosk_health(s: Arc<dyn Store>) {
     let s = s.as_ref();
-    let report = |state: &str, pending| HealthReport {
+    use antrean_core::printer_status::PrinterState;
+    let report = |state: PrinterState, pending| HealthReport {
         at: AT.into(),
         version: "0.3.0".into(),
         printer: PrinterHealth {
-            state: state.into(),
+            state,
             detail: None,
         },
         pending_checkins: pending,
         last_event_seq: Some(3),
     };
-    s.put_health(OFFICE, "lobby-2", &report("ok", 0), AT)
+    s.put_health(OFFICE, "lobby-2", &report(PrinterState::Ok, 0), AT)
         .await
         .unwrap();
-    s.put_health(OFFICE, "lobby-1", &report("ok", 0), AT)
+    s.put_health(OFFICE, "lobby-1", &report(PrinterState::Ok, 0), AT)
         .await
         .unwrap();
-    s.put_health(OFFICE, "lobby-1", &report("paper_low", 2), "later")
-        .await
-        .unwrap();
+    s.put_health(
+        OFFICE,
+        "lobby-1",
+        &report(PrinterState::PaperLow, 2),
+        "later",
+    )
+    .await
+    .unwrap();
     let h: Vec<(String, String, u64, String)> = s
         .health(OFFICE)
         .await
@@ -156,7 +162,7 @@ pub(crate) async fn kiosk_health(s: Arc<dyn Store>) {
         .map(|k| {
             (
                 k.kiosk,
-                k.report.printer.state,
+                k.report.printer.state.as_str().to_string(),
                 k.report.pending_checkins,
                 k.at,
             )

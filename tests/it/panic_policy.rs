@@ -24,7 +24,7 @@ fn a_panic_on_a_worker_thread_ends_the_process() {
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "a_panic_on_a_worker_thread_ends_the_process",
+            "panic_policy::a_panic_on_a_worker_thread_ends_the_process",
             "--nocapture",
         ])
         .env(CHILD, "1")

@@ -1,13 +1,11 @@
 //! The real `antrean-kiosk` binary, headless, with pseudo-terminal scanner
 //! and printer: scans in, tickets decoded out, journal checked.
 
-mod support;
-
 use std::time::Duration;
 
 use antrean_kiosk::escpos_decode::{decode, Element};
+use antrean_testkit::prelude::*;
 use rand::{Rng, SeedableRng};
-use support::*;
 
 /// A valid token for the vectors' booking BGR-240508-00123, B-015,
 /// 09:00-10:00, signed with the office key of this test run.

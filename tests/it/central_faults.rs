@@ -3,19 +3,17 @@
 //! checking people in from its cache, says it is offline, prints without
 //! waiting, and delivers every check-in exactly once when the service heals.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use antrean_testkit::prelude::*;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
-use support::*;
 
 const OK: u8 = 0;
 const FAIL_500: u8 = 1;

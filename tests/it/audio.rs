@@ -3,8 +3,6 @@
 //! real audio, one announcement after another, of the expected length. A
 //! stale backlog after a reconnect is not read out.
 
-mod support;
-
 use std::path::Path;
 use std::sync::mpsc::channel;
 use std::time::Duration;
@@ -16,8 +14,8 @@ use antrean_kiosk::audio::{
 };
 use antrean_kiosk::central::board_sync::{run_board, BoardFeed, BoardSyncOptions};
 use antrean_kiosk::central::client::CentralClient;
+use antrean_testkit::prelude::{wait_for, NOW};
 use chrono::DateTime;
-use support::{wait_for, NOW};
 
 fn voice() -> Voice {
     Voice::load(Path::new(concat!(
@@ -31,10 +29,12 @@ fn voice() -> Voice {
 fn calls_become_announcements_without_overlap() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (central, addr, clock) = support::inprocess_central(&rt, dir.path(), "t");
+    let (central, addr, clock) = antrean_testkit::prelude::inprocess_central(&rt, dir.path(), "t");
     for slot in ["08:00-09:00", "09:00-10:00"] {
         for _ in 0..2 {
-            rt.block_on(support::book_and_check_in(&central, slot, "k"));
+            rt.block_on(antrean_testkit::prelude::book_and_check_in(
+                &central, slot, "k",
+            ));
         }
     }
     let (calls_tx, calls_rx) = channel();
@@ -55,7 +55,7 @@ fn calls_become_announcements_without_overlap() {
     let sink = RecordingSink::new(&dir.path().join("said"));
     let log = sink.log.clone();
     let config = AudioConfig {
-        sink: "none".into(),
+        sink: antrean_kiosk::audio::SinkKind::None,
         ..AudioConfig::default()
     };
     let _player = spawn_player(
@@ -65,7 +65,8 @@ fn calls_become_announcements_without_overlap() {
         clock,
         chrono_tz::Asia::Jakarta,
         Box::new(sink),
-    );
+    )
+    .unwrap();
     let said = |n: usize| {
         wait_for(
             &format!("{n} announcements"),
@@ -167,7 +168,8 @@ fn a_stale_backlog_is_not_read_out() {
         clock,
         chrono_tz::Asia::Jakarta,
         Box::new(sink),
-    );
+    )
+    .unwrap();
     let records = wait_for("the fresh calls", Duration::from_secs(10), || {
         let l = log.lock().unwrap();
         (l.len() >= 2).then(|| l.clone())

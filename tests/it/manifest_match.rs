@@ -5,10 +5,8 @@
 //! in only when the central service confirms it; a session the office
 //! does not have is refused.
 
-mod support;
-
 use antrean_kiosk::escpos_decode::{decode, Element};
-use support::*;
+use antrean_testkit::prelude::*;
 
 struct Rig {
     central: antrean_central::Central,

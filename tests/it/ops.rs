@@ -2,13 +2,11 @@
 //! the end-of-day report that reconciles the journal with the central
 //! service (re-sending what it does not have).
 
-mod support;
-
 use std::os::unix::net::UnixDatagram;
 use std::process::Command;
 use std::time::Duration;
 
-use support::*;
+use antrean_testkit::prelude::*;
 
 #[test]
 fn tells_systemd_it_is_ready_and_alive() {

@@ -3,12 +3,10 @@
 //! Each case asserts the journal and what reached the paper, and that the
 //! kiosk recovers by itself. Also `printer-status` and the health report.
 
-mod support;
-
 use std::process::Command;
 
 use antrean_core::printer_status::PrinterState;
-use support::*;
+use antrean_testkit::prelude::*;
 
 /// Valid tokens of the test day's 09:00 session.
 fn tokens() -> Vec<(String, String)> {

@@ -29,14 +29,55 @@ fn keys() -> KeyRing {
 
 const VALID: &str = "AQ1.eyJraWQiOiJrMjAyNGEiLCJvZmZpY2UiOiJrb3RhLWJvZ29yIiwiYm9va2luZyI6IkJHUi0yNDA1MDgtMDAxMjMiLCJkYXRlIjoiMjAyNC0wNS0wOCIsInNsb3QiOiIwOTowMC0xMDowMCIsInNlcnZpY2UiOiJLVFAtRUwiLCJudW1iZXIiOiJCLTAxNSJ9.I7uDgLHwlqGSm5F80XZBz8A41H9CROeQGg5HZq0rYTz9Okzfl3Rpz_WX8QbPN_k8EDGT2t1URCvqBSLx8Iq0BA";
 
+fn now() -> DateTime<chrono::FixedOffset> {
+    DateTime::parse_from_rfc3339("2024-05-08T09:20:00+07:00").unwrap()
+}
+
+/// What noise may be refused as: it is never a booking, never in time.
+fn refused_as_noise(reason: Reason) -> bool {
+    matches!(
+        reason,
+        Reason::InvalidFormat | Reason::UnknownBooking | Reason::UnknownKey | Reason::BadSignature
+    )
+}
+
+/// The properties below are only worth something if these rules and keys
+/// accept a genuine token at this time.
+#[test]
+fn the_fuzzed_rules_accept_the_genuine_token() {
+    let v = verify(VALID, now(), &rules(), &keys(), None).expect("the genuine token passes");
+    assert_eq!(v.booking.booking, "BGR-240508-00123");
+}
+
 proptest! {
     #[test]
     fn token_parser_never_panics_and_never_accepts_noise(s in "\\PC{0,1200}") {
-        let now = DateTime::parse_from_rfc3339("2024-05-08T09:20:00+07:00").unwrap();
-        if let Ok(v) = verify(&s, now, &rules(), &keys(), None) {
-            // Only a genuinely signed token can pass.
-            prop_assert_eq!(v.booking.booking, "BGR-240508-00123");
+        match verify(&s, now(), &rules(), &keys(), None) {
+            Ok(v) => prop_assert!(false, "noise {s:?} accepted as {:?}", v.booking),
+            Err(r) => prop_assert!(refused_as_noise(r.reason), "{s:?}: {:?}", r.reason),
         }
+    }
+
+    #[test]
+    fn noise_shaped_like_a_token_is_never_accepted(
+        payload in "[A-Za-z0-9_-]{0,300}",
+        sig in "[A-Za-z0-9_-]{0,120}",
+        dots in 0usize..3,
+    ) {
+        let s = format!("AQ1.{payload}{}{sig}", ".".repeat(dots));
+        match verify(&s, now(), &rules(), &keys(), None) {
+            Ok(v) => prop_assert!(false, "noise {s:?} accepted as {:?}", v.booking),
+            Err(r) => prop_assert!(refused_as_noise(r.reason), "{s:?}: {:?}", r.reason),
+        }
+    }
+
+    #[test]
+    fn the_genuine_payload_with_another_signature_is_refused(sig in "[A-Za-z0-9_-]{86}") {
+        let (signed, genuine) = VALID.rsplit_once('.').unwrap();
+        prop_assume!(sig != genuine);
+        let r = verify(&format!("{signed}.{sig}"), now(), &rules(), &keys(), None);
+        let reason = r.map(|v| v.booking).unwrap_err().reason;
+        prop_assert!(matches!(reason, Reason::BadSignature | Reason::InvalidFormat), "{reason:?}");
     }
 
     #[test]

@@ -4,11 +4,9 @@
 //! the spec vectors' test key is refused and nothing prints; and a
 //! configuration that trusts a published key does not start.
 
-mod support;
-
 use std::process::Command;
 
-use support::*;
+use antrean_testkit::prelude::*;
 
 const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/kiosk.example.toml");
 

@@ -11,19 +11,17 @@
 //! per minute, counted by the kiosk's own `antrean_attempts_total` on its
 //! loopback `/metrics`.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use antrean_testkit::prelude::*;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
-use support::*;
 
 const WINDOW: Duration = Duration::from_secs(60);
 

@@ -7,12 +7,11 @@
 //! people in (scan -> ticket on the pty printer emulator), and its event
 //! stream reconnects until it gets a sane event.
 
-mod support;
-
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use antrean_testkit::prelude::*;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,7 +19,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use futures_util::StreamExt;
-use support::*;
 
 /// The daemon's peak resident memory whatever its peers send (its own
 /// caps: 8 MiB manifest, 256 KiB board, 64 KiB SSE line and event).

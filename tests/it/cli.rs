@@ -1,11 +1,9 @@
 //! Every example configuration in `config/` parses and validates, and the
 //! CLI's `check-config` answers 0 for them and 2, naming the key, otherwise.
 
-mod support;
-
 use std::process::Command;
 
-use support::{altered, test_key, token};
+use antrean_testkit::prelude::{altered, test_key, token};
 
 fn check_config(path: &std::path::Path) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_antrean-kiosk"))

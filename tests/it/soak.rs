@@ -10,14 +10,12 @@
 //! Short form by default (about 10 residents per session);
 //! `SOAK_PER_SESSION=50` gives the full 250-booking day.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use antrean_core::printer_status::PrinterState;
 use antrean_kiosk::escpos_decode::{decode, Element};
-use support::*;
+use antrean_testkit::prelude::*;
 
 const SESSIONS: [(&str, &str); 5] = [
     ("08:00-09:00", "08:10"),

@@ -2,7 +2,8 @@
 //! -e normal` of the shipped package shows no test machinery (no
 //! failpoints, no Slint testing backend; tests and benchmarks get those as
 //! dev-dependencies only); the pure core links no runtime, database, UI,
-//! HTTP or serial crate; the central service links no UI or serial crate.
+//! HTTP or serial crate; the central service links no UI or serial crate;
+//! the kiosk's screens import no adapter.
 
 use std::process::Command;
 
@@ -83,4 +84,63 @@ fn the_core_is_pure_and_the_central_service_has_no_ui() {
         ],
     );
     assert_tree("antrean-central", "axum", &["slint", "serialport"]);
+}
+
+/// The `use crate::...` paths of the Rust files under `src/<dir>`.
+fn crate_imports(dir: &str) -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(dir);
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let mut rest = code;
+            while let Some(at) = rest.find("crate::") {
+                rest = &rest[at + "crate::".len()..];
+                let module: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                found.push((format!("src/{dir}/{name}:{}", i + 1), module));
+            }
+        }
+    }
+    assert!(
+        !found.is_empty(),
+        "no imports read under {}",
+        root.display()
+    );
+    found
+}
+
+/// The screens import the kiosk side (`app`, `screen_feed`, `kiosk`,
+/// `config`) and the core, never an adapter: no HTTP, disk, printer or
+/// serial code behind the UI. And nothing in them polls with a timer.
+#[test]
+fn the_ui_imports_no_adapter_and_polls_nothing() {
+    const ALLOWED: &[&str] = &["app", "screen_feed", "kiosk", "config"];
+    let wrong: Vec<_> = crate_imports("ui")
+        .into_iter()
+        .filter(|(_, m)| !ALLOWED.contains(&m.as_str()))
+        .collect();
+    assert!(wrong.is_empty(), "the UI imports adapters: {wrong:?}");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui");
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for needle in ["Timer", "TimerMode", "recv_timeout", "thread::sleep"] {
+            assert!(
+                !text.contains(needle),
+                "{} uses {needle}: the screens are woken, never polled",
+                path.display()
+            );
+        }
+    }
 }

@@ -1,0 +1,68 @@
+//! Every configuration file the project ships (`config/*.toml`: the
+//! kiosk's and the central service's) parses with the real parser of its
+//! program, and the kiosk's parser gives what the examples say.
+
+use std::path::{Path, PathBuf};
+
+use antrean_kiosk::config::{CentralUrl, Config, PrinterPort, UiRole};
+
+fn shipped() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn is_central(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("central"))
+}
+
+#[test]
+fn every_shipped_config_parses_with_its_programs_parser() {
+    let files = shipped();
+    let (central, kiosk): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        files.iter().partition(|p| is_central(p));
+    assert!(kiosk.len() >= 2, "kiosk examples: {kiosk:?}");
+    assert!(central.len() >= 2, "central examples: {central:?}");
+    for path in kiosk {
+        if let Err(e) = Config::load(path) {
+            panic!("{}: {e}", path.display());
+        }
+    }
+    for path in central {
+        if let Err(e) = antrean_central::config::CentralFile::load(path) {
+            panic!("{}: {e}", path.display());
+        }
+    }
+}
+
+#[test]
+fn the_kiosk_examples_say_what_they_mean() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let example = Config::load(&dir.join("kiosk.example.toml")).unwrap();
+    assert_eq!(example.timezone(), chrono_tz::Asia::Jakarta);
+    assert_eq!(
+        example.printer.port,
+        PrinterPort::Serial("/dev/antrean-printer".into())
+    );
+    assert!(
+        matches!(&example.central, Some(c) if matches!(&c.url, CentralUrl::Service(u) if u.scheme() == "https"))
+    );
+    assert!(
+        example.trusted_keys().is_empty(),
+        "the example trusts no key"
+    );
+    assert_eq!(
+        example.status.as_ref().map(|s| s.listen.to_string()),
+        Some("127.0.0.1:9180".to_string())
+    );
+    let demo = Config::load(&dir.join("demo.toml")).unwrap();
+    assert_eq!(demo.printer.port, PrinterPort::Virtual);
+    assert!(matches!(&demo.central, Some(c) if c.url == CentralUrl::Embedded));
+    assert_eq!(demo.ui.role, UiRole::Both);
+}
