@@ -37,7 +37,7 @@ pub async fn start(
     let dir = config.kiosk.state_dir.join("embedded-central");
     antrean_host::state_dir::create_private_dir(&dir).map_err(|e| fail(&e))?;
     let mut settings = CentralSettings::standard(&config.office.id, &config.office.name);
-    settings.timezone = config.timezone();
+    settings.offices[0].timezone = config.timezone();
     let store =
         SqliteStore::open(&dir.join("central.sqlite3"), &config.office.id).map_err(|e| fail(&e))?;
     let key_dir = dir.join("keys");
@@ -64,7 +64,7 @@ pub async fn start(
     let staff_file = dir.join("staff-token");
     antrean_host::state_dir::write_private(&staff_file, format!("{staff_token}\n").as_bytes())
         .map_err(|e| fail(&e))?;
-    let summary = demo::seed_demo(&central, central.today(), 2024)
+    let summary = demo::seed_demo(&central.default_office(), central.today(), 2024)
         .await
         .map_err(|e| fail(&e))?;
     let files = demo::write_demo_files(&summary, &config.kiosk.state_dir.join("demo"))

@@ -32,7 +32,7 @@ fn main() {
 async fn run(calls: usize) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut settings = CentralSettings::standard(OFFICE, "Disdukcapil Kota Bogor");
-    for s in &mut settings.sessions {
+    for s in &mut settings.offices[0].sessions {
         s.quota = calls as u32 + 1;
     }
     let clock = Clock::starting_at(

@@ -1,5 +1,8 @@
-//! `antrean-central`'s configuration file: office, listening address,
-//! storage, keys, limits, booking rules, sessions, services and counters.
+//! `antrean-central`'s configuration file: its offices (`[office]` for
+//! one, `[[offices]]` for a city; sessions, services, counters and the
+//! devices each expects), listening address, storage (`[server] db` for
+//! SQLite, `[database] url` or `ANTREAN_DATABASE_URL` for PostgreSQL),
+//! keys, limits, booking rules.
 //! Read and validated once, into [`CentralSettings`]; errors name the file,
 //! the key and the fix. Tokens are not here: they live
 //! hashed in the database (`antrean-central token ...`); the plaintext
@@ -11,15 +14,25 @@ use serde::Deserialize;
 
 use crate::limits::Limits;
 use crate::rules::{BookingRules, MAX_PREFIX_LEN};
-use crate::settings::{CentralSettings, SessionDef};
+use crate::settings::{CentralSettings, OfficeSettings, SessionDef};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CentralFile {
-    pub office: OfficeSection,
+    /// One office (the form of a single office's service).
+    #[serde(default)]
+    pub office: Option<OfficeSection>,
+    /// Several offices (a city's service): `[[offices]]`.
+    #[serde(default)]
+    pub offices: Vec<OfficeSection>,
     pub server: ServerSection,
+    /// Where the data lives when not in `[server] db` (PostgreSQL).
+    #[serde(default)]
+    pub database: DatabaseSection,
     #[serde(default)]
     pub rules: RulesSection,
+    /// Top level: the sessions, services and counters of every office
+    /// that lists none of its own.
     #[serde(default)]
     pub sessions: Vec<SessionSection>,
     #[serde(default)]
@@ -37,6 +50,53 @@ pub struct OfficeSection {
     pub timezone: String,
     #[serde(default = "prefix")]
     pub booking_prefix: String,
+    /// The lobby kiosks this office expects (their `[kiosk] id`s).
+    #[serde(default)]
+    pub kiosks: Vec<String>,
+    /// The board displays this office expects (their `[kiosk] id`s).
+    #[serde(default)]
+    pub boards: Vec<String>,
+    #[serde(default)]
+    pub sessions: Vec<SessionSection>,
+    #[serde(default)]
+    pub services: Vec<ServiceSection>,
+    #[serde(default)]
+    pub counters: Vec<CounterSection>,
+}
+
+/// `[database]`: PostgreSQL for a city (several instances share it).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// `postgres://user:password@host:port/database` (the
+    /// `ANTREAN_DATABASE_URL` environment variable overrides it).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Connections this instance keeps to PostgreSQL at most.
+    #[serde(default = "d_db_connections")]
+    pub max_connections: u32,
+}
+
+impl std::fmt::Debug for DatabaseSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSection")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl Default for DatabaseSection {
+    fn default() -> DatabaseSection {
+        DatabaseSection {
+            url: None,
+            max_connections: d_db_connections(),
+        }
+    }
+}
+
+fn d_db_connections() -> u32 {
+    crate::store::PostgresOptions::default().max_connections
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -44,7 +104,9 @@ pub struct OfficeSection {
 pub struct ServerSection {
     #[serde(default = "listen")]
     pub listen: String,
-    pub db: PathBuf,
+    /// The SQLite database (one instance); not used with `[database] url`.
+    #[serde(default)]
+    pub db: Option<PathBuf>,
     pub key_dir: PathBuf,
     /// Old (before roles): plaintext tokens that could do everything. Only
     /// read by `token import --from-config`; `serve` refuses to start
@@ -227,6 +289,52 @@ fn invalid(key: impl Into<String>, problem: impl Into<String>, fix: impl Into<St
     }
 }
 
+/// Where the service keeps its data.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// One SQLite file: one instance (a single office, the demo, tests).
+    Sqlite(PathBuf),
+    /// PostgreSQL: one database for every instance of the service.
+    Postgres { url: String, max_connections: u32 },
+}
+
+impl Storage {
+    /// What the log and messages may show: never a password.
+    pub fn describe(&self) -> String {
+        match self {
+            Storage::Sqlite(path) => format!("SQLite {}", path.display()),
+            Storage::Postgres { url, .. } => format!("PostgreSQL {}", redact_url(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// A database URL without its password (`postgres://antrean:***@host/db`).
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<not a URL>".into();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((auth, host)) => (Some(auth), host),
+        None => (None, rest),
+    };
+    // Query parameters may carry a password too.
+    let host = host.split('?').next().unwrap_or_default();
+    match auth {
+        Some(a) => {
+            let user = a.split(':').next().unwrap_or_default();
+            let hidden = if a.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}")
+        }
+        None => format!("{scheme}://{host}"),
+    }
+}
+
 /// The configuration, read and validated.
 #[derive(Debug, Clone)]
 pub struct CentralConfig {
@@ -234,24 +342,96 @@ pub struct CentralConfig {
     pub file: CentralFile,
     /// What the service runs with.
     pub settings: CentralSettings,
+    /// Where the data is.
+    pub storage: Storage,
 }
 
+/// The environment variable that sets (or overrides) `[database] url`.
+pub const DATABASE_URL_ENV: &str = "ANTREAN_DATABASE_URL";
+
 impl CentralFile {
-    /// Reads and validates the file once.
+    /// Reads and validates the file once; `ANTREAN_DATABASE_URL` (when set
+    /// and not empty) overrides `[database] url`.
     pub fn load(path: &Path) -> Result<CentralConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let file: CentralFile = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+        let env_url = std::env::var(DATABASE_URL_ENV)
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        CentralFile::parse(&text, path, env_url)
+    }
+
+    /// [`CentralFile::load`] of `text` (read from `path`), with the
+    /// environment's database URL given.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env_url: Option<String>,
+    ) -> Result<CentralConfig, ConfigError> {
+        let file: CentralFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
             message: e.to_string().trim().replace('\n', " "),
         })?;
-        let settings = file.settings().map_err(|invalid| ConfigError::Invalid {
+        let fail = |invalid| ConfigError::Invalid {
             path: path.to_path_buf(),
             invalid,
-        })?;
-        Ok(CentralConfig { file, settings })
+        };
+        let settings = file.settings().map_err(fail)?;
+        let storage = file.storage(env_url).map_err(fail)?;
+        Ok(CentralConfig {
+            file,
+            settings,
+            storage,
+        })
+    }
+
+    /// The offices as written: `[office]` or `[[offices]]`.
+    pub fn office_sections(&self) -> Vec<&OfficeSection> {
+        self.office.iter().chain(&self.offices).collect()
+    }
+
+    /// The first office's id (old databases belong to it).
+    pub fn first_office_id(&self) -> &str {
+        self.office_sections()
+            .first()
+            .map(|o| o.id.as_str())
+            .unwrap_or_default()
+    }
+
+    fn storage(&self, env_url: Option<String>) -> Result<Storage, Invalid> {
+        let url = env_url.or_else(|| self.database.url.clone());
+        match (url, &self.server.db) {
+            (Some(url), _) => {
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(invalid(
+                        "database.url",
+                        format!("{} is not a PostgreSQL URL", redact_url(&url)),
+                        "write postgres://USER:PASSWORD@HOST:PORT/DATABASE (or leave [database] out and set [server] db for SQLite)",
+                    ));
+                }
+                if self.database.max_connections == 0 {
+                    return Err(invalid(
+                        "database.max_connections",
+                        "0 is not allowed",
+                        "use 1 or more",
+                    ));
+                }
+                Ok(Storage::Postgres {
+                    url,
+                    max_connections: self.database.max_connections,
+                })
+            }
+            (None, Some(db)) => Ok(Storage::Sqlite(db.clone())),
+            (None, None) => Err(invalid(
+                "server.db",
+                "no database is configured",
+                format!(
+                    "set [server] db = \"/var/lib/antrean-central/central.sqlite3\" (one instance), or [database] url = \"postgres://...\" or {DATABASE_URL_ENV} (several instances)"
+                ),
+            )),
+        }
     }
 
     /// The old plaintext tokens from `tokens` and `token_file` (which must
@@ -294,7 +474,7 @@ impl CentralFile {
     /// commands move them into the database with a role each.
     pub fn migration_help(&self, config: &Path) -> String {
         let n = self.old_tokens(config).map(|t| t.len()).unwrap_or(0);
-        let office = &self.office.id;
+        let office = self.first_office_id();
         let cfg = config.display();
         let mut text = format!(
             "{cfg}: [server] `tokens` / `token_file` hold {n} plaintext token(s) that could do everything. \
@@ -318,29 +498,39 @@ impl CentralFile {
         text
     }
 
-    /// The service settings, validated.
-    fn settings(&self) -> Result<CentralSettings, Invalid> {
-        let timezone = self.office.timezone.parse().map_err(|_| {
+    /// One office's settings, validated; `key` names it in errors
+    /// (`office` or `offices[N]`).
+    fn office_settings(&self, key: &str, o: &OfficeSection) -> Result<OfficeSettings, Invalid> {
+        let timezone = o.timezone.parse().map_err(|_| {
             invalid(
-                "office.timezone",
-                format!("{:?} is not a time zone", self.office.timezone),
+                format!("{key}.timezone"),
+                format!("{:?} is not a time zone", o.timezone),
                 "write an IANA name such as \"Asia/Jakarta\", \"Asia/Makassar\" or \"Asia/Jayapura\"",
             )
         })?;
-        if !crate::auth::is_identifier(&self.office.id) {
+        if !crate::auth::is_identifier(&o.id) {
             return Err(invalid(
-                "office.id",
-                format!("{:?} is not an office id", self.office.id),
+                format!("{key}.id"),
+                format!("{:?} is not an office id", o.id),
                 "use 1-64 lower-case letters, digits, - or _ (the kiosks' [office] id)",
             ));
         }
-        let mut s = CentralSettings::standard(&self.office.id, &self.office.name);
+        let mut s = OfficeSettings::standard(&o.id, &o.name);
         s.timezone = timezone;
-        s.booking_prefix = self.office.booking_prefix.clone();
-        s.ping_every = std::time::Duration::from_secs(self.server.ping_seconds.clamp(1, 15));
-        if !self.sessions.is_empty() {
-            s.sessions = self
-                .sessions
+        s.booking_prefix = o.booking_prefix.clone();
+        // The office's own lists, else the top-level ones, else the standard.
+        let sessions = if o.sessions.is_empty() {
+            &self.sessions
+        } else {
+            &o.sessions
+        };
+        let sessions_key = if o.sessions.is_empty() {
+            "sessions".to_string()
+        } else {
+            format!("{key}.sessions")
+        };
+        if !sessions.is_empty() {
+            s.sessions = sessions
                 .iter()
                 .map(|x| SessionDef {
                     slot: x.slot.clone(),
@@ -352,22 +542,40 @@ impl CentralFile {
         for (i, x) in s.sessions.iter().enumerate() {
             if antrean_core::booking::Slot::parse(&x.slot).is_none() {
                 return Err(invalid(
-                    format!("sessions[{i}].slot"),
+                    format!("{sessions_key}[{i}].slot"),
                     format!("{:?} is not a session", x.slot),
                     "write HH:MM-HH:MM, the start before the end, e.g. \"08:00-09:00\"",
                 ));
             }
+            if s.sessions[..i]
+                .iter()
+                .any(|y| y.slot == x.slot || y.letter == x.letter)
+            {
+                return Err(invalid(
+                    format!("{sessions_key}[{i}]"),
+                    format!("slot {:?} or letter {:?} is listed twice", x.slot, x.letter),
+                    "give each session its own slot and letter",
+                ));
+            }
         }
-        if !self.services.is_empty() {
-            s.services = self
-                .services
+        let services = if o.services.is_empty() {
+            &self.services
+        } else {
+            &o.services
+        };
+        if !services.is_empty() {
+            s.services = services
                 .iter()
                 .map(|x| (x.code.clone(), x.name.clone()))
                 .collect();
         }
-        if !self.counters.is_empty() {
-            s.counters = self
-                .counters
+        let counters = if o.counters.is_empty() {
+            &self.counters
+        } else {
+            &o.counters
+        };
+        if !counters.is_empty() {
+            s.counters = counters
                 .iter()
                 .map(|x| (x.id.clone(), x.label.clone()))
                 .collect();
@@ -380,11 +588,87 @@ impl CentralFile {
             ));
         if !prefix_ok {
             return Err(invalid(
-                "office.booking_prefix",
+                format!("{key}.booking_prefix"),
                 format!("{:?} cannot start a booking code", s.booking_prefix),
                 format!("use 1-{MAX_PREFIX_LEN} upper-case letters or digits, e.g. \"BGR\""),
             ));
         }
+        for (list, ids) in [("kiosks", &o.kiosks), ("boards", &o.boards)] {
+            for (i, id) in ids.iter().enumerate() {
+                let twice = o
+                    .kiosks
+                    .iter()
+                    .chain(&o.boards)
+                    .filter(|d| *d == id)
+                    .count()
+                    > 1;
+                if !crate::auth::is_identifier(id) || twice {
+                    return Err(invalid(
+                        format!("{key}.{list}[{i}]"),
+                        format!("{id:?} is not a device id, or is listed twice"),
+                        "use each device's [kiosk] id once: 1-64 lower-case letters, digits, - or _",
+                    ));
+                }
+            }
+        }
+        s.kiosks = o.kiosks.clone();
+        s.boards = o.boards.clone();
+        Ok(s)
+    }
+
+    /// The service settings, validated.
+    fn settings(&self) -> Result<CentralSettings, Invalid> {
+        let sections: Vec<(String, &OfficeSection)> = match (&self.office, self.offices.is_empty())
+        {
+            (Some(_), false) => {
+                return Err(invalid(
+                    "office",
+                    "both [office] and [[offices]] are present",
+                    "keep [office] for one office, or move it into [[offices]] for several",
+                ))
+            }
+            (Some(o), true) => vec![("office".to_string(), o)],
+            (None, false) => self
+                .offices
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (format!("offices[{i}]"), o))
+                .collect(),
+            (None, true) => {
+                return Err(invalid(
+                    "office",
+                    "no office is configured",
+                    "add an [office] table (one office) or [[offices]] tables (several)",
+                ))
+            }
+        };
+        let mut offices: Vec<OfficeSettings> = Vec::with_capacity(sections.len());
+        for (key, o) in &sections {
+            let s = self.office_settings(key, o)?;
+            if offices.iter().any(|x| x.id == s.id) {
+                return Err(invalid(
+                    format!("{key}.id"),
+                    format!("office {:?} is listed twice", s.id),
+                    "give each office its own id",
+                ));
+            }
+            if let Some(x) = offices
+                .iter()
+                .find(|x| x.booking_prefix == s.booking_prefix)
+            {
+                return Err(invalid(
+                    format!("{key}.booking_prefix"),
+                    format!(
+                        "{:?} is office {:?}'s prefix too; booking codes must tell offices apart",
+                        s.booking_prefix, x.id
+                    ),
+                    "give each office its own booking_prefix, e.g. \"BKS\" and \"BKS-TMR\"",
+                ));
+            }
+            offices.push(s);
+        }
+        let mut s = CentralSettings::with_offices(offices);
+        s.ping_every = std::time::Duration::from_secs(self.server.ping_seconds.clamp(1, 15));
         let sv = &self.server;
         let positive = [
             ("server.max_connections", sv.max_connections as u64),
@@ -436,29 +720,81 @@ impl CentralFile {
 mod tests {
     use super::*;
 
+    fn load_text(text: &str, env_url: Option<&str>) -> Result<CentralConfig, String> {
+        CentralFile::parse(text, Path::new("central.toml"), env_url.map(str::to_string))
+            .map_err(|e| e.to_string())
+    }
+
     fn parse(text: &str) -> Result<CentralSettings, String> {
-        let file: CentralFile = toml::from_str(text).map_err(|e| e.to_string())?;
-        assert!(!file.has_old_tokens());
-        file.settings().map_err(|i| {
-            ConfigError::Invalid {
-                path: "central.toml".into(),
-                invalid: i,
-            }
-            .to_string()
-        })
+        let c = load_text(text, None)?;
+        assert!(!c.file.has_old_tokens());
+        Ok(c.settings)
     }
 
     #[test]
     fn the_shipped_examples_are_valid() {
-        let example = parse(include_str!("../../../config/central.example.toml")).unwrap();
+        let example =
+            load_text(include_str!("../../../config/central.example.toml"), None).unwrap();
+        let s = &example.settings;
         assert_eq!(
-            example.limits,
+            s.limits,
             Limits::default(),
             "the example documents the defaults"
         );
-        assert_eq!(example.rules, BookingRules::default());
-        assert_eq!(example.event_retention_days, 7);
+        assert_eq!(s.rules, BookingRules::default());
+        assert_eq!(s.event_retention_days, 7);
+        assert_eq!(s.offices.len(), 1);
+        assert_eq!(
+            example.storage,
+            Storage::Sqlite("/var/lib/antrean-central/central.sqlite3".into())
+        );
         parse(include_str!("../../../config/central.demo.toml")).unwrap();
+        let city = load_text(
+            include_str!("../../../config/central-city.example.toml"),
+            None,
+        )
+        .unwrap();
+        let s = &city.settings;
+        assert_eq!(
+            s.limits,
+            Limits::default(),
+            "the city example documents the defaults"
+        );
+        let ids: Vec<&str> = s.offices.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "kota-bekasi",
+                "bekasi-timur",
+                "bekasi-utara",
+                "bekasi-barat"
+            ]
+        );
+        // The main office's own plan; the kecamatan offices the defaults.
+        let main = &s.offices[0];
+        assert_eq!((main.sessions.len(), main.counters.len()), (3, 4));
+        assert_eq!(main.kiosks, ["lobby-1", "lobby-2"]);
+        let timur = &s.offices[1];
+        assert_eq!((timur.sessions.len(), timur.counters.len()), (5, 2));
+        assert_eq!(timur.services.len(), 5);
+        assert_eq!(timur.booking_prefix, "BKS-TMR");
+        assert!(timur.expects_device("tv-1") && !timur.expects_device("lobby-2"));
+        assert!(s.offices[3].boards.is_empty());
+        match &city.storage {
+            Storage::Postgres {
+                url,
+                max_connections,
+            } => {
+                assert!(url.starts_with("postgres://"));
+                assert_eq!(*max_connections, 10);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            !city.storage.describe().contains("GANTI-SANDI"),
+            "{}",
+            city.storage.describe()
+        );
     }
 
     #[test]
@@ -500,5 +836,110 @@ mod tests {
             help.contains("--from-config 1") && !help.contains("a-very-old-token-1"),
             "{help}"
         );
+    }
+
+    #[test]
+    fn offices_are_checked_as_a_city() {
+        let server = "[server]\ndb = \"d\"\nkey_dir = \"k\"\n";
+        let office = |id: &str, prefix: &str| {
+            format!("[[offices]]\nid = \"{id}\"\nname = \"{id}\"\nbooking_prefix = \"{prefix}\"\n")
+        };
+        // (configuration, the key its error names, or None when valid)
+        let cases = [
+            (format!("{server}{}{}", office("a", "AA"), office("b", "BB")), None),
+            (
+                format!("{server}{}{}", office("a", "AA"), office("a", "BB")),
+                Some("offices[1].id"),
+            ),
+            (
+                format!("{server}{}{}", office("a", "AA"), office("b", "AA")),
+                Some("offices[1].booking_prefix"),
+            ),
+            (
+                format!("[office]\nid = \"a\"\nname = \"A\"\n{server}{}", office("b", "BB")),
+                Some("`office`"),
+            ),
+            (server.to_string(), Some("`office`")),
+            (
+                format!("{server}{}kiosks = [\"lobby-1\", \"Lobby 2\"]\n", office("a", "AA")),
+                Some("offices[0].kiosks[1]"),
+            ),
+            (
+                format!(
+                    "{server}{}kiosks = [\"lobby-1\"]\nboards = [\"lobby-1\"]\n",
+                    office("a", "AA")
+                ),
+                Some("offices[0].kiosks[0]"),
+            ),
+            (
+                format!(
+                    "{server}{}[[offices.sessions]]\nslot = \"08:00-09:00\"\nletter = \"A\"\nquota = 1\n[[offices.sessions]]\nslot = \"09:00-10:00\"\nletter = \"A\"\nquota = 1\n",
+                    office("a", "AA")
+                ),
+                Some("offices[0].sessions[1]"),
+            ),
+            (
+                format!(
+                    "[server]\nkey_dir = \"k\"\n{}",
+                    office("a", "AA")
+                ),
+                Some("server.db"),
+            ),
+            (
+                format!(
+                    "[server]\nkey_dir = \"k\"\n[database]\nurl = \"mysql://x\"\n{}",
+                    office("a", "AA")
+                ),
+                Some("database.url"),
+            ),
+        ];
+        for (text, want) in cases {
+            match (load_text(&text, None), want) {
+                (Ok(_), None) => {}
+                (Err(e), Some(key)) => assert!(e.contains(key), "{key}: {e}"),
+                (got, want) => panic!("{text}\n=> {got:?}, wanted an error naming {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_database_comes_from_the_file_or_the_environment() {
+        let office = "[office]\nid = \"a\"\nname = \"A\"\n";
+        let sqlite = format!("{office}[server]\ndb = \"/var/lib/c.db\"\nkey_dir = \"k\"\n");
+        let pg = format!(
+            "{office}[server]\nkey_dir = \"k\"\n[database]\nurl = \"postgres://antrean:rahasia@db.bekasi.go.id/antrean\"\n"
+        );
+        let env = "postgresql://city@10.0.0.5:6432/antrean";
+        // (file, environment, storage)
+        let cases = [
+            (&sqlite, None, "SQLite /var/lib/c.db"),
+            (
+                &sqlite,
+                Some(env),
+                "PostgreSQL postgresql://city@10.0.0.5:6432/antrean",
+            ),
+            (
+                &pg,
+                None,
+                "PostgreSQL postgres://antrean:***@db.bekasi.go.id/antrean",
+            ),
+            (
+                &pg,
+                Some(env),
+                "PostgreSQL postgresql://city@10.0.0.5:6432/antrean",
+            ),
+        ];
+        for (text, env, want) in cases {
+            let c = load_text(text, env).unwrap();
+            assert_eq!(c.storage.describe(), want);
+            assert!(!format!("{c:?}").contains("rahasia"), "a password in Debug");
+        }
+        for (url, shown) in [
+            ("postgres://u:p@h/d?password=x", "postgres://u:***@h/d"),
+            ("postgres://h:5432/d", "postgres://h:5432/d"),
+            ("not a url", "<not a URL>"),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
     }
 }

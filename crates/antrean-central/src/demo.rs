@@ -1,6 +1,7 @@
 //! Demo data for the reference central service: a realistic day of
-//! bookings, sample codes and QR images to scan, and simulated counters
-//! (plus residents checking in at "another kiosk") so the board is alive.
+//! bookings at every office, sample codes and QR images to scan, and
+//! simulated counters (plus residents checking in at "another kiosk") so
+//! every office's board is alive.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,14 +9,16 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 
+use crate::service::Office;
 use crate::store::{CounterAction, Finish};
 use crate::{Central, ServiceError, StoredBooking};
 use antrean_core::api::{BookingRequest, CheckinRequest};
 use antrean_core::manifest::BookingStatus;
 
-/// What the demo seeding made.
+/// What the demo seeding made at one office.
 #[derive(Debug, Clone)]
 pub struct DemoSummary {
+    pub office: String,
     pub date: NaiveDate,
     pub bookings: usize,
     pub cancelled: usize,
@@ -38,10 +41,23 @@ const NAMES: [&str; 12] = [
     "Eko Prasetyo",
 ];
 
-/// Books most of each session of `date` (a few cancelled), deterministic
-/// for a given `seed`. Does nothing when the day already has bookings.
-pub async fn seed_demo(
+/// [`seed_demo`] at every office, each on its own today.
+pub async fn seed_every_office(
     central: &Central,
+    seed: u64,
+) -> Result<Vec<DemoSummary>, ServiceError> {
+    let mut out = Vec::new();
+    for (i, office) in central.offices().into_iter().enumerate() {
+        out.push(seed_demo(&office, office.today(), seed + i as u64).await?);
+    }
+    Ok(out)
+}
+
+/// Books most of each session of `date` at `central` (an office; a
+/// [`Central`] seeds its first office), a few cancelled, deterministic for
+/// a given `seed`. Does nothing when the day already has bookings.
+pub async fn seed_demo(
+    central: &Office,
     date: NaiveDate,
     seed: u64,
 ) -> Result<DemoSummary, ServiceError> {
@@ -88,6 +104,7 @@ pub async fn seed_demo(
         }
     }
     Ok(DemoSummary {
+        office: central.id().to_string(),
         date,
         bookings: day.len(),
         cancelled: day
@@ -98,12 +115,22 @@ pub async fn seed_demo(
     })
 }
 
+/// The kiosk id simulated check-ins come from: the office's second listed
+/// kiosk (its first is the real one), else `lobby-2`.
+fn other_kiosk(office: &Office) -> &str {
+    let kiosks = &office.settings().kiosks;
+    kiosks
+        .get(1)
+        .or(kiosks.first())
+        .map_or("lobby-2", String::as_str)
+}
+
 /// Writes `bookings.txt` and one QR PNG per sample into `dir`.
 pub fn write_demo_files(summary: &DemoSummary, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut text = format!(
-        "Demo bookings for {} ({} booked, {} cancelled).\nScan a QR image from a phone or screen, type a booking code, or paste a token.\n\n",
-        summary.date, summary.bookings, summary.cancelled
+        "Demo bookings of {} for {} ({} booked, {} cancelled).\nScan a QR image from a phone or screen, type a booking code, or paste a token.\n\n",
+        summary.office, summary.date, summary.bookings, summary.cancelled
     );
     let mut files = Vec::new();
     for (code, number, slot, token) in &summary.samples {
@@ -126,35 +153,36 @@ pub fn write_demo_files(summary: &DemoSummary, dir: &Path) -> std::io::Result<Ve
     Ok(files)
 }
 
-/// Every `every`: one resident of the open session checks in at another
-/// kiosk, and one counter finishes and calls the next. Until `shutdown`.
+/// Every `every`, at every office: one resident of the open session
+/// checks in at another kiosk, and one counter finishes and calls the
+/// next. Until `shutdown`.
 pub async fn simulate_counters(
     central: Central,
     every: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let counters: Vec<String> = central
-        .settings()
-        .counters
-        .iter()
-        .map(|(id, _)| id.clone())
-        .collect();
     let mut turn = 0usize;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
-        let counter = counters[turn % counters.len()].clone();
+        for office in central.offices() {
+            let counters = &office.settings().counters;
+            if counters.is_empty() {
+                continue;
+            }
+            let counter = counters[turn % counters.len()].0.clone();
+            // A failing database only makes this round do nothing (the
+            // next one waits `every`).
+            simulate_round(&office, &counter).await;
+        }
         turn += 1;
-        // A failing database only makes this round do nothing (the next
-        // one waits `every`).
-        simulate_round(&central, &counter).await;
     }
 }
 
-/// One round of [`simulate_counters`] at `counter`.
-async fn simulate_round(central: &Central, counter: &str) {
+/// One round of [`simulate_counters`] at `counter` of `central` (an office).
+async fn simulate_round(central: &Office, counter: &str) {
     let now = central.now();
     let today = now.date_naive();
     let time = now.time();
@@ -184,7 +212,7 @@ async fn simulate_round(central: &Central, counter: &str) {
             .checkin(&CheckinRequest {
                 booking: b.code.clone(),
                 number: b.number.clone(),
-                kiosk: "lobby-2".into(),
+                kiosk: other_kiosk(central).into(),
                 checked_in_at: now.to_rfc3339(),
                 offline: false,
             })

@@ -80,6 +80,7 @@ impl ServiceError {
             SlotFull { .. } | AlreadyCheckedIn | Cancelled | NothingCalled => StatusCode::CONFLICT,
             RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             TooManyStreams(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Storage(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Storage(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -103,6 +104,7 @@ impl ServiceError {
             NothingCalled => "nothing_called",
             RateLimited(_) => "rate_limited",
             TooManyStreams(_) => "too_many_streams",
+            Storage(StoreError::Unavailable(_)) => "unavailable",
             Storage(_) | Internal(_) => "internal",
         }
     }
@@ -112,6 +114,7 @@ impl ServiceError {
         match self {
             ServiceError::RateLimited(secs) => Some(*secs),
             ServiceError::TooManyStreams(_) => Some(30),
+            ServiceError::Storage(StoreError::Unavailable(_)) => Some(5),
             _ => None,
         }
     }
@@ -185,6 +188,12 @@ mod tests {
                 Some(30),
             ),
             (ServiceError::Internal("bug".into()), 500, "internal", None),
+            (
+                ServiceError::Storage(StoreError::Unavailable("refused".into())),
+                503,
+                "unavailable",
+                Some(5),
+            ),
         ];
         for (e, status, code, retry) in cases {
             assert_eq!(

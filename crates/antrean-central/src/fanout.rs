@@ -1,12 +1,16 @@
 //! Event fan-out: board events, once committed, go to every open event
-//! stream of this process (a broadcast channel of events encoded once, by
-//! `antrean_core::events`), and each stream becomes an SSE response: the
-//! replay (or a `reset`) first, then live events, pings while idle, until
-//! the client goes or the server stops. No storage and no rules here: the
-//! service decides what to replay and publishes what the store appended.
+//! stream of their office. The [`Feed`] is where a store puts committed
+//! events, per office and in commit order (SQLite: its writer thread
+//! after each commit; PostgreSQL: the instance's `LISTEN` task, so that
+//! events committed by any instance reach this instance's streams), each
+//! encoded once by `antrean_core::events`. Each stream becomes an SSE
+//! response: the replay (or a `reset`) first, then live events, pings
+//! while idle, until the client goes or the server stops ([`Fanout`]).
+//! No storage and no rules here: the service decides what to replay.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -20,35 +24,68 @@ use antrean_core::events::{BoardEvent, EncodedEvent};
 /// client reconnects with `Last-Event-ID` and gets the rest replayed).
 const BACKLOG: usize = 1024;
 
-/// The broadcast of committed events, and the "server stopping" signal.
+/// Committed events per office, to this process's open streams.
+#[derive(Default)]
+pub struct Feed {
+    offices: Mutex<HashMap<String, broadcast::Sender<Arc<EncodedEvent>>>>,
+}
+
+impl Feed {
+    /// Sends committed events of `office` to its streams (encoded once for
+    /// all), in the order given.
+    pub fn publish<'a>(&self, office: &str, events: impl IntoIterator<Item = &'a BoardEvent>) {
+        self.publish_encoded(office, events.into_iter().map(BoardEvent::encode));
+    }
+
+    /// [`Feed::publish`] of events already encoded.
+    pub fn publish_encoded(&self, office: &str, events: impl IntoIterator<Item = EncodedEvent>) {
+        let offices = self.offices.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = offices.get(office) {
+            for e in events {
+                // No stream open is not an error.
+                let _ = tx.send(Arc::new(e));
+            }
+        }
+    }
+
+    /// Live events of `office` from now on.
+    pub fn subscribe(&self, office: &str) -> broadcast::Receiver<Arc<EncodedEvent>> {
+        let mut offices = self.offices.lock().unwrap_or_else(|p| p.into_inner());
+        offices
+            .entry(office.to_string())
+            .or_insert_with(|| broadcast::channel(BACKLOG).0)
+            .subscribe()
+    }
+
+    /// Ends every open stream of `office` (this process can no longer
+    /// vouch for what they missed): their clients reconnect with
+    /// `Last-Event-ID` and are answered from the log.
+    pub fn restart(&self, office: &str) {
+        let mut offices = self.offices.lock().unwrap_or_else(|p| p.into_inner());
+        offices.remove(office);
+    }
+
+    /// Streams open now for `office` on this feed.
+    pub fn subscribers(&self, office: &str) -> usize {
+        let offices = self.offices.lock().unwrap_or_else(|p| p.into_inner());
+        offices.get(office).map_or(0, |tx| tx.receiver_count())
+    }
+}
+
+/// The "server stopping" signal that ends open streams.
 pub struct Fanout {
-    events: broadcast::Sender<Arc<EncodedEvent>>,
     closing: watch::Sender<bool>,
 }
 
 impl Default for Fanout {
     fn default() -> Fanout {
         Fanout {
-            events: broadcast::channel(BACKLOG).0,
             closing: watch::Sender::new(false),
         }
     }
 }
 
 impl Fanout {
-    /// Sends committed events to every stream (encoded once for all).
-    pub fn publish(&self, events: &[BoardEvent]) {
-        for e in events {
-            // No stream open is not an error.
-            let _ = self.events.send(Arc::new(e.encode()));
-        }
-    }
-
-    /// Live events from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EncodedEvent>> {
-        self.events.subscribe()
-    }
-
     /// Ends every open stream (the server is stopping).
     pub fn close(&self) {
         let _ = self.closing.send(true);

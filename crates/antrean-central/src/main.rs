@@ -8,10 +8,14 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use std::sync::Arc;
+
 use antrean_central::auth::{self, Role};
-use antrean_central::config::{CentralConfig, CentralFile};
-use antrean_central::demo::{seed_demo, simulate_counters, write_demo_files};
+use antrean_central::config::{CentralConfig, CentralFile, Storage};
+use antrean_central::demo::{seed_every_office, simulate_counters, write_demo_files};
 use antrean_central::keys::KeyStore;
+use antrean_central::settings::CentralSettings;
+use antrean_central::store::{AppliedMigration, PostgresOptions, PostgresStore};
 use antrean_central::{
     limits, maintenance, revoke_token, serve, store_token, Central, SqliteStore, Store,
 };
@@ -39,10 +43,11 @@ enum Command {
         /// Overrides [server] listen (use 127.0.0.1:0 for any free port).
         #[arg(long)]
         listen: Option<String>,
-        /// Seed today's sessions with a realistic day of bookings.
+        /// Seed today's sessions of every office with a realistic day of bookings.
         #[arg(long)]
         demo: bool,
-        /// Write sample booking codes, tokens and QR images here (with --demo).
+        /// Write sample booking codes, tokens and QR images here (with
+        /// --demo; one folder per office when there are several).
         #[arg(long)]
         demo_out: Option<PathBuf>,
         /// Simulate counters calling (and other kiosks checking in) every N seconds.
@@ -50,6 +55,12 @@ enum Command {
         simulate_counters: Option<u64>,
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+    },
+    /// Apply the database migrations this version needs (also done at
+    /// every start) and say which ones ran.
+    Migrate {
+        #[arg(long)]
+        config: PathBuf,
     },
     /// Manage API tokens (stored hashed in the central database).
     Token {
@@ -126,6 +137,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Migrate { config } => match migrate_command(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("antrean-central: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Keygen { key_dir, kid } => {
             let kid = kid.unwrap_or_else(|| format!("k{}", chrono::Utc::now().format("%Y%m%d")));
             match KeyStore::generate(&key_dir, &kid) {
@@ -169,41 +187,111 @@ fn main() -> ExitCode {
     }
 }
 
-/// Opens the configuration's database (creating it and its directory,
-/// private).
-fn open_store(config: &CentralConfig) -> anyhow::Result<SqliteStore> {
-    let db = &config.file.server.db;
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        antrean_host::state_dir::create_private_dir(dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
+/// A store as opened: which back end, and the migrations it applied.
+struct Opened {
+    store: Arc<dyn Store>,
+    applied: Vec<AppliedMigration>,
+}
+
+/// Opens the configuration's database (SQLite: creating it and its
+/// directory, private), migrating it. `listen`: hear the other instances'
+/// events (only `serve` needs to).
+async fn open_store(config: &CentralConfig, listen: bool) -> anyhow::Result<Opened> {
+    match &config.storage {
+        Storage::Sqlite(db) => {
+            if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+                antrean_host::state_dir::create_private_dir(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let store = SqliteStore::open(db, config.file.first_office_id())?;
+            let applied = store.applied_migrations().to_vec();
+            Ok(Opened {
+                store: Arc::new(store),
+                applied,
+            })
+        }
+        Storage::Postgres {
+            url,
+            max_connections,
+        } => {
+            let options = PostgresOptions {
+                max_connections: *max_connections,
+                listen,
+                ..PostgresOptions::default()
+            };
+            let store = PostgresStore::connect(url, options).await?;
+            let applied = store.applied_migrations().to_vec();
+            Ok(Opened {
+                store: Arc::new(store),
+                applied,
+            })
+        }
     }
-    Ok(SqliteStore::open(db, &config.settings.office_id)?)
 }
 
 /// Loads the configuration and opens its database.
-fn load(config: &std::path::Path) -> anyhow::Result<(CentralConfig, SqliteStore)> {
+async fn load(config: &std::path::Path) -> anyhow::Result<(CentralConfig, Arc<dyn Store>)> {
     let loaded = CentralFile::load(config)?;
-    let store = open_store(&loaded)?;
-    Ok((loaded, store))
+    let opened = open_store(&loaded, false).await?;
+    Ok((loaded, opened.store))
 }
 
-/// `--role` and `--office`, checked against the configuration.
-fn role_and_office(file: &CentralFile, role: &str, office: &str) -> anyhow::Result<Role> {
+/// `--role`, `--office` and `--kiosk`, checked against the configuration:
+/// an office this service holds (or `*` for an admin token), a kiosk id
+/// the office lists among its kiosks or boards (when it lists any).
+fn token_binding(
+    settings: &CentralSettings,
+    role: &str,
+    office: &str,
+    kiosk: Option<&str>,
+) -> anyhow::Result<Role> {
     let role = Role::parse(role).ok_or_else(|| {
         anyhow::anyhow!("--role {role:?}: use kiosk, board, booking, staff or admin")
     })?;
-    if office != file.office.id && office != auth::ALL_OFFICES {
+    if office == auth::ALL_OFFICES {
+        return Ok(role);
+    }
+    let held: Vec<&str> = settings.offices.iter().map(|o| o.id.as_str()).collect();
+    let Some(o) = settings.office(office) else {
         anyhow::bail!(
-            "--office {office:?}: this service holds office {:?} (or use * for an admin token)",
-            file.office.id
+            "--office {office:?}: this service holds office(s) {} (or use * for an admin token)",
+            held.join(", ")
         );
+    };
+    if let Some(k) = kiosk {
+        if !o.expects_device(k) {
+            anyhow::bail!(
+                "--kiosk {k:?}: office {office} lists kiosks [{}] and boards [{}]; add the device to its `kiosks` or `boards` in the configuration first",
+                o.kiosks.join(", "),
+                o.boards.join(", ")
+            );
+        }
     }
     Ok(role)
 }
 
+fn migrate_command(config: &std::path::Path) -> anyhow::Result<()> {
+    let loaded = CentralFile::load(config)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let opened = rt.block_on(open_store(&loaded, false))?;
+    let db = loaded.storage.describe();
+    if opened.applied.is_empty() {
+        println!("{db}: up to date, nothing to apply");
+    }
+    for m in &opened.applied {
+        println!("{db}: applied {m}");
+    }
+    drop(opened);
+    Ok(())
+}
+
 fn token_command(command: TokenCommand) -> anyhow::Result<()> {
     // The store works asynchronously; these commands wait for each answer.
-    let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(token_command_async(command))
 }
 
@@ -217,11 +305,11 @@ async fn token_command_async(command: TokenCommand) -> anyhow::Result<()> {
             kiosk,
             label,
         } => {
-            let (loaded, store) = load(&config)?;
-            let role = role_and_office(&loaded.file, &role, &office)?;
+            let (loaded, store) = load(&config).await?;
+            let role = token_binding(&loaded.settings, &role, &office, kiosk.as_deref())?;
             let secret = auth::new_secret();
             let id = store_token(
-                &store,
+                store.as_ref(),
                 &secret,
                 role,
                 &office,
@@ -245,8 +333,8 @@ async fn token_command_async(command: TokenCommand) -> anyhow::Result<()> {
             kiosk,
             label,
         } => {
-            let (loaded, store) = load(&config)?;
-            let role = role_and_office(&loaded.file, &role, &office)?;
+            let (loaded, store) = load(&config).await?;
+            let role = token_binding(&loaded.settings, &role, &office, kiosk.as_deref())?;
             let secret = match from_config {
                 Some(n) => {
                     let old = loaded.file.old_tokens(&config)?;
@@ -268,7 +356,7 @@ async fn token_command_async(command: TokenCommand) -> anyhow::Result<()> {
             };
             auth::check_imported_secret(&secret)?;
             let id = store_token(
-                &store,
+                store.as_ref(),
                 &secret,
                 role,
                 &office,
@@ -284,7 +372,7 @@ async fn token_command_async(command: TokenCommand) -> anyhow::Result<()> {
             Ok(())
         }
         TokenCommand::List { config } => {
-            let (_, store) = load(&config)?;
+            let (_, store) = load(&config).await?;
             println!(
                 "{:>4}  {:<14} {:<8} {:<16} {:<12} {:<25} {:<25} label",
                 "id", "token", "role", "office", "kiosk", "created", "revoked"
@@ -305,8 +393,8 @@ async fn token_command_async(command: TokenCommand) -> anyhow::Result<()> {
             Ok(())
         }
         TokenCommand::Revoke { config, id } => {
-            let (_, store) = load(&config)?;
-            revoke_token(&store, id, &now()).await?;
+            let (_, store) = load(&config).await?;
+            revoke_token(store.as_ref(), id, &now()).await?;
             println!("token {id} revoked");
             Ok(())
         }
@@ -330,8 +418,21 @@ fn run(
         Ok(n) => tracing::info!(open_files = n, "file-descriptor limit"),
         Err(e) => tracing::warn!(error = %e, "cannot raise the file-descriptor limit"),
     }
-    let store = open_store(&loaded)?;
     let runtime = tokio::runtime::Runtime::new()?;
+    let opened = runtime.block_on(open_store(&loaded, true))?;
+    let offices: Vec<&str> = loaded
+        .settings
+        .offices
+        .iter()
+        .map(|o| o.id.as_str())
+        .collect();
+    tracing::info!(
+        database = %loaded.storage.describe(),
+        migrations = ?opened.applied,
+        offices = ?offices,
+        "database ready"
+    );
+    let store = opened.store;
     let live = runtime
         .block_on(store.tokens())?
         .iter()
@@ -341,39 +442,57 @@ fn run(
         tracing::warn!(
             "no API tokens yet: every request gets 401. Make them with `antrean-central token add --config {} --role ROLE --office {}`",
             config.display(),
-            file.office.id
+            file.first_office_id()
         );
     }
     let keys = match KeyStore::load(&file.server.key_dir) {
         Ok(k) => k,
-        Err(_) if !file.server.key_dir.join("active").exists() => {
+        Err(_)
+            if !file.server.key_dir.join("active").exists()
+                && matches!(loaded.storage, Storage::Sqlite(_)) =>
+        {
             let kid = format!("k{}", clock.now().format("%Y%m%d"));
             KeyStore::generate(&file.server.key_dir, &kid)?;
             tracing::info!(kid, dir = %file.server.key_dir.display(), "no signing key yet: created one");
             KeyStore::load(&file.server.key_dir)?
         }
+        Err(e) if !file.server.key_dir.join("active").exists() => {
+            // Several instances must sign with the same keys: none makes
+            // its own.
+            anyhow::bail!(
+                "{e}\nWith [database] (several instances), make the signing key once with `antrean-central keygen --key-dir {}` and copy that directory (mode 0700, files 0600) to every instance.",
+                file.server.key_dir.display()
+            );
+        }
         Err(e) => return Err(e.into()),
     };
-    let central = Central::new(
-        loaded.settings.clone(),
-        std::sync::Arc::new(store),
-        keys,
-        clock,
-    );
+    let central = Central::new(loaded.settings.clone(), store, keys, clock);
     runtime.block_on(async move {
         if demo {
-            let summary = seed_demo(&central, central.today(), 2024).await?;
-            tracing::info!(date = %summary.date, bookings = summary.bookings, "demo bookings ready");
+            let summaries = seed_every_office(&central, 2024).await?;
+            for s in &summaries {
+                tracing::info!(office = %s.office, date = %s.date, bookings = s.bookings, "demo bookings ready");
+            }
             if let Some(dir) = &demo_out {
-                let files = write_demo_files(&summary, dir)?;
-                tracing::info!(dir = %dir.display(), files = files.len(), "demo codes and QR images written");
-                // A fresh staff token for the demo's staff page, in a
-                // private file (never in the log); the last demo's goes.
+                for s in &summaries {
+                    let to = if summaries.len() > 1 { dir.join(&s.office) } else { dir.clone() };
+                    let files = write_demo_files(s, &to)?;
+                    tracing::info!(office = %s.office, dir = %to.display(), files = files.len(), "demo codes and QR images written");
+                }
+                // A fresh token for the demo's staff page, in a private
+                // file (never in the log); the last demo's goes. With
+                // several offices it is an admin token of every office, so
+                // that the page can switch between them.
                 central.revoke_labelled("demo").await?;
-                let (_, staff) = central.add_token(Role::Staff, &file.office.id, None, Some("demo")).await?;
+                let (role, office) = if summaries.len() > 1 {
+                    (Role::Admin, auth::ALL_OFFICES.to_string())
+                } else {
+                    (Role::Staff, file.first_office_id().to_string())
+                };
+                let (_, staff) = central.add_token(role, &office, None, Some("demo")).await?;
                 let path = dir.join("staff-token");
                 antrean_host::state_dir::write_private(&path, format!("{staff}\n").as_bytes())?;
-                tracing::info!(file = %path.display(), "demo staff token written (paste it into the staff page)");
+                tracing::info!(file = %path.display(), role = %role, "demo staff token written (paste it into the staff page)");
             }
         }
         let addr = listen.unwrap_or(file.server.listen.clone());

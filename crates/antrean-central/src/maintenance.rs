@@ -1,5 +1,6 @@
-//! The central service's housekeeping loop: prunes board events older than
-//! the retention (and forgets idle rate-limit state), once at start and
+//! The central service's housekeeping loop: prunes every office's board
+//! events older than the retention (and forgets idle rate-limit state),
+//! once at start and
 //! then every `maintenance_every` (the store does the work off the async
 //! workers). It never spins: a slow or failing database makes a round late
 //! or fail, and the next round still waits its whole period.
@@ -18,7 +19,7 @@ pub async fn run(central: Central, mut shutdown: watch::Receiver<bool>) {
         .max(Duration::from_millis(10));
     loop {
         central.count_maintenance();
-        match central.prune_events().await {
+        match central.prune_all_events().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(pruned = n, "old board events pruned"),
             Err(e) => {

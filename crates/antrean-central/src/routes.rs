@@ -1,7 +1,10 @@
 //! The central service over HTTP: one handler per endpoint of
 //! `docs/central-api.md`, each authenticating the bearer token (`401`),
-//! checking the role (`403`), reading the request, then calling the
-//! service (`service/`), whose storage never runs on the async workers.
+//! checking the role for the office its path names (`403`; `404` for an
+//! office the service does not hold), reading the request, then calling
+//! that office of the service (`service/`), whose storage never runs on
+//! the async workers. Beside them: the offices a token may see (for the
+//! staff page), liveness and readiness for a load balancer (no token).
 //! The router adds the request timeout (not on the event stream), the
 //! body limit and the staff page's security headers; `serve` runs it
 //! through the connection limits of `limits.rs`. No rules and no SQL here.
@@ -25,7 +28,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::auth::{self, Action, Principal};
 use crate::error::{ServiceError, ServiceResult};
 use crate::fanout;
-use crate::service::{CallAnswer, CancelAnswer, CounterAnswer, StaffView};
+use crate::service::{CallAnswer, CancelAnswer, CounterAnswer, Office, OfficeList, StaffView};
 use crate::store::{CounterAction, Finish};
 use crate::Central;
 use antrean_core::api::{BoardSnapshot, BookingRequest, CheckinRequest, HealthReport};
@@ -49,16 +52,16 @@ async fn who(c: &Central, headers: &HeaderMap) -> ApiResult<Principal> {
     c.authenticate(token).await
 }
 
-/// Authenticates and checks the role for an action that needs no body.
+/// Authenticates and checks the role at `office` for an action that
+/// needs no body; the office to work on.
 async fn guard(
     c: &Central,
     headers: &HeaderMap,
     office: &str,
     action: Action<'_>,
-) -> ApiResult<Principal> {
+) -> ApiResult<Office> {
     let p = who(c, headers).await?;
-    c.authorize(&p, office, action)?;
-    Ok(p)
+    c.authorize(&p, office, action)
 }
 
 #[derive(Deserialize)]
@@ -79,13 +82,13 @@ async fn get_manifest(
     Query(q): Query<DateQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    guard(&c, &headers, &office, Action::Manifest).await?;
+    let o = guard(&c, &headers, &office, Action::Manifest).await?;
     let date = match q.date.as_deref() {
-        None => c.today(),
+        None => o.today(),
         Some(d) => parse_date(d)
             .ok_or_else(|| ServiceError::BadRequest("date must be YYYY-MM-DD".into()))?,
     };
-    let m = c.manifest(date).await?;
+    let m = o.manifest(date).await?;
     let tag = etag_of(&m);
     let matches = headers
         .get(header::IF_NONE_MATCH)
@@ -105,13 +108,13 @@ async fn post_checkin(
 ) -> ApiResult<Response> {
     let p = who(&c, &headers).await?;
     let req: CheckinRequest = body(&bytes)?;
-    c.authorize(&p, &office, Action::Checkin { kiosk: &req.kiosk })?;
+    let o = c.authorize(&p, &office, Action::Checkin { kiosk: &req.kiosk })?;
     if !is_booking_code(&req.booking) {
         return Err(ServiceError::BadRequest(
             "booking code has a bad shape".into(),
         ));
     }
-    let answer = c.checkin(&req).await?;
+    let answer = o.checkin(&req).await?;
     let status = if answer.duplicate {
         StatusCode::OK
     } else {
@@ -125,8 +128,8 @@ async fn get_board(
     Path(office): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<BoardSnapshot>> {
-    guard(&c, &headers, &office, Action::Board).await?;
-    Ok(Json(c.board().await?))
+    let o = guard(&c, &headers, &office, Action::Board).await?;
+    Ok(Json(o.board().await?))
 }
 
 async fn get_events(
@@ -134,15 +137,15 @@ async fn get_events(
     Path(office): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    guard(&c, &headers, &office, Action::Events).await?;
-    let slot = c.stream_slot(&office)?;
+    let o = guard(&c, &headers, &office, Action::Events).await?;
+    let slot = c.stream_slot(o.id())?;
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     // Subscribe before reading the log: nothing falls between the two.
-    let live = c.fanout().subscribe();
-    let (first, upto) = c.stream_start(last_id).await?;
+    let live = o.subscribe();
+    let (first, upto) = o.stream_start(last_id).await?;
     let ping = c.settings().ping_every.min(Duration::from_secs(15));
     Ok(fanout::event_stream(
         first,
@@ -160,9 +163,9 @@ async fn put_health(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
-    guard(&c, &headers, &office, Action::Health { kiosk: &kiosk }).await?;
+    let o = guard(&c, &headers, &office, Action::Health { kiosk: &kiosk }).await?;
     let report: HealthReport = body(&bytes)?;
-    c.health(&kiosk, &report).await?;
+    o.health(&kiosk, &report).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -172,9 +175,9 @@ async fn post_booking(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    guard(&c, &headers, &office, Action::Book).await?;
+    let o = guard(&c, &headers, &office, Action::Book).await?;
     let req: BookingRequest = body(&bytes)?;
-    let answer = c.book(&req).await?;
+    let answer = o.book(&req).await?;
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
@@ -183,11 +186,11 @@ async fn post_cancel(
     Path((office, booking)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Json<CancelAnswer>> {
-    guard(&c, &headers, &office, Action::Cancel).await?;
+    let o = guard(&c, &headers, &office, Action::Cancel).await?;
     if !is_booking_code(&booking) {
         return Err(ServiceError::UnknownBooking);
     }
-    Ok(Json(c.cancel(&booking).await?))
+    Ok(Json(o.cancel(&booking).await?))
 }
 
 async fn post_counter(
@@ -195,10 +198,10 @@ async fn post_counter(
     Path((office, counter, action)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    guard(&c, &headers, &office, Action::Counter).await?;
+    let o = guard(&c, &headers, &office, Action::Counter).await?;
     let action = match action.as_str() {
         "next" => {
-            let called: Option<CallAnswer> = c.next(&counter).await?;
+            let called: Option<CallAnswer> = o.next(&counter).await?;
             return Ok(match called {
                 Some(v) => (StatusCode::OK, Json(v)).into_response(),
                 None => StatusCode::NO_CONTENT.into_response(),
@@ -209,7 +212,7 @@ async fn post_counter(
         "skip" => CounterAction::Finish(Finish::Skip),
         _ => return Err(ServiceError::UnknownAction),
     };
-    let answer: CounterAnswer = c.counter_action(&counter, action).await?;
+    let answer: CounterAnswer = o.counter_action(&counter, action).await?;
     Ok(Json(answer).into_response())
 }
 
@@ -225,9 +228,9 @@ async fn post_notice(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
-    guard(&c, &headers, &office, Action::Notice).await?;
+    let o = guard(&c, &headers, &office, Action::Notice).await?;
     let n: NoticeBody = body(&bytes)?;
-    c.notice(n.text).await?;
+    o.notice(n.text).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -237,25 +240,55 @@ async fn get_staff(
     Path(office): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<StaffView>> {
-    guard(&c, &headers, &office, Action::StaffView).await?;
-    Ok(Json(c.staff_view().await?))
+    let o = guard(&c, &headers, &office, Action::StaffView).await?;
+    Ok(Json(o.staff_view().await?))
 }
 
-/// Escapes text for HTML (the office's name and id come from configuration).
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+/// `GET /v1/offices`: the offices this token may see (every office for an
+/// admin token of all offices, else its own), for the staff page's choice.
+async fn get_offices(State(c): State<Central>, headers: HeaderMap) -> ApiResult<Json<OfficeList>> {
+    let p = who(&c, &headers).await?;
+    Ok(Json(c.visible_offices(&p)))
 }
 
-async fn staff_page(State(c): State<Central>) -> Html<String> {
-    Html(
-        include_str!("staff.html")
-            .replace("{{OFFICE_ID}}", &html_escape(&c.settings().office_id))
-            .replace("{{OFFICE_NAME}}", &html_escape(&c.settings().office_name)),
-    )
+/// `GET /livez`: the process answers (no token; for the load balancer).
+async fn livez() -> Response {
+    (StatusCode::OK, Json(serde_json::json!({"status": "live"}))).into_response()
+}
+
+/// How long readiness may take before it counts as not ready.
+const READY_WITHIN: Duration = Duration::from_secs(3);
+
+/// `GET /readyz`: `200` when this instance can serve (its database answers
+/// and it hears the other instances' events), else `503` with why (no
+/// token; a load balancer stops sending requests here meanwhile).
+async fn readyz(State(c): State<Central>) -> Response {
+    let why = match tokio::time::timeout(READY_WITHIN, c.ready()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(match e {
+            ServiceError::Storage(s) => s.to_string(),
+            other => other.to_string(),
+        }),
+        Err(_) => Some(format!(
+            "the database did not answer within {READY_WITHIN:?}"
+        )),
+    };
+    match why {
+        None => (StatusCode::OK, Json(serde_json::json!({"status": "ready"}))).into_response(),
+        Some(why) => {
+            tracing::debug!(reason = %why, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, HeaderValue::from_static("5"))],
+                Json(serde_json::json!({"status": "not_ready", "error": "not_ready", "message": why})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn staff_page() -> Html<&'static str> {
+    Html(include_str!("staff.html"))
 }
 
 async fn staff_js() -> impl IntoResponse {
@@ -289,6 +322,9 @@ pub fn router(central: Central) -> Router {
         .route("/", get(staff_page))
         .route("/staff.js", get(staff_js))
         .route("/staff.css", get(staff_css))
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/v1/offices", get(get_offices))
         .route(&format!("{office}/manifest"), get(get_manifest))
         .route(&format!("{office}/checkins"), post(post_checkin))
         .route(&format!("{office}/board"), get(get_board))

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::Central;
+use super::Office;
 use crate::error::{ServiceError, ServiceResult};
 use crate::rules;
 use crate::store::{CounterAction, Finish, KioskHealth, Replay};
@@ -50,17 +50,44 @@ pub struct StaffWaiting {
     pub service: String,
 }
 
-/// One kiosk's last report.
+/// One device's last report: the office's kiosks and boards (listed in
+/// the configuration, reported or not), then any other that reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StaffKiosk {
     pub kiosk: String,
-    pub printer: antrean_core::printer_status::PrinterState,
+    /// `kiosk`, `board` (as the office lists it) or `other`.
+    pub kind: &'static str,
+    /// False for a listed device that never reported.
+    pub reported: bool,
+    /// `None` until it reported.
+    pub printer: Option<antrean_core::printer_status::PrinterState>,
     pub pending: u64,
     pub at: String,
 }
 
 /// Recent calls on the board.
 const RECENT: usize = 10;
+
+fn device(id: &str, kind: &'static str, report: Option<KioskHealth>) -> StaffKiosk {
+    match report {
+        Some(k) => StaffKiosk {
+            kiosk: id.to_string(),
+            kind,
+            reported: true,
+            printer: Some(k.report.printer.state),
+            pending: k.report.pending_checkins,
+            at: k.at,
+        },
+        None => StaffKiosk {
+            kiosk: id.to_string(),
+            kind,
+            reported: false,
+            printer: None,
+            pending: 0,
+            at: String::new(),
+        },
+    }
+}
 
 fn action_name(action: CounterAction) -> &'static str {
     match action {
@@ -70,7 +97,7 @@ fn action_name(action: CounterAction) -> &'static str {
     }
 }
 
-impl Central {
+impl Office {
     fn known_counter(&self, counter: &str) -> ServiceResult<()> {
         if self.settings().has_counter(counter) {
             Ok(())
@@ -81,10 +108,7 @@ impl Central {
 
     /// `GET board`.
     pub async fn board(&self) -> ServiceResult<BoardSnapshot> {
-        let rows = self
-            .store()
-            .board(self.office(), self.today(), RECENT)
-            .await?;
+        let rows = self.store().board(self.id(), self.today(), RECENT).await?;
         let s = self.settings();
         let counters = s
             .counters
@@ -147,17 +171,14 @@ impl Central {
         let now = self.now().to_rfc3339();
         let called = self
             .store()
-            .call_next(self.office(), counter, self.today(), &now)
+            .call_next(self.id(), counter, self.today(), &now)
             .await?;
-        Ok(called.map(|c| {
-            self.fanout().publish(&c.events);
-            CallAnswer {
-                booking: c.booking.code,
-                number: c.booking.number,
-                counter: counter.to_string(),
-                service: c.booking.service,
-                called_at: now,
-            }
+        Ok(called.map(|c| CallAnswer {
+            booking: c.booking.code,
+            number: c.booking.number,
+            counter: counter.to_string(),
+            service: c.booking.service,
+            called_at: now,
         }))
     }
 
@@ -171,10 +192,9 @@ impl Central {
         let now = self.now().to_rfc3339();
         let called = self
             .store()
-            .counter_action(self.office(), counter, action, self.today(), &now)
+            .counter_action(self.id(), counter, action, self.today(), &now)
             .await?
             .ok_or(ServiceError::NothingCalled)?;
-        self.fanout().publish(&called.events);
         Ok(CounterAnswer {
             booking: called.booking.code,
             number: called.booking.number,
@@ -187,13 +207,12 @@ impl Central {
     pub async fn notice(&self, text: Option<String>) -> ServiceResult<()> {
         let text = text.filter(|t| !t.trim().is_empty());
         if let Some(t) = &text {
-            rules::check_notice(&self.settings().rules, t).map_err(ServiceError::Refused)?;
+            rules::check_notice(&self.central().settings().rules, t)
+                .map_err(ServiceError::Refused)?;
         }
-        let events = self
-            .store()
-            .set_notice(self.office(), text, self.today())
+        self.store()
+            .set_notice(self.id(), text, self.today())
             .await?;
-        self.fanout().publish(&events);
         Ok(())
     }
 
@@ -202,6 +221,11 @@ impl Central {
         if !crate::auth::is_identifier(kiosk) {
             return Err(ServiceError::unprocessable(
                 "the kiosk id must be 1-64 lower-case letters, digits, - or _",
+            ));
+        }
+        if !self.settings().expects_device(kiosk) {
+            return Err(ServiceError::unprocessable(
+                "this office does not list that kiosk id; add it to the office's kiosks or boards in the central configuration",
             ));
         }
         for (field, value, max) in [
@@ -219,13 +243,13 @@ impl Central {
         let at = self.now().to_rfc3339();
         Ok(self
             .store()
-            .put_health(self.office(), kiosk, report, &at)
+            .put_health(self.id(), kiosk, report, &at)
             .await?)
     }
 
     /// The last health report of every kiosk.
     pub async fn kiosk_health(&self) -> ServiceResult<Vec<KioskHealth>> {
-        Ok(self.store().health(self.office()).await?)
+        Ok(self.store().health(self.id()).await?)
     }
 
     /// `GET staff`.
@@ -243,17 +267,27 @@ impl Central {
                 service: b.service,
             })
             .collect();
-        let kiosks = self
-            .kiosk_health()
-            .await?
-            .into_iter()
-            .map(|k| StaffKiosk {
-                kiosk: k.kiosk,
-                printer: k.report.printer.state,
-                pending: k.report.pending_checkins,
-                at: k.at,
+        let mut reports = self.kiosk_health().await?;
+        let s = self.settings();
+        let listed = s
+            .kiosks
+            .iter()
+            .map(|k| (k, "kiosk"))
+            .chain(s.boards.iter().map(|b| (b, "board")));
+        let mut kiosks: Vec<StaffKiosk> = listed
+            .map(|(id, kind)| {
+                let report = reports
+                    .iter()
+                    .position(|r| &r.kiosk == id)
+                    .map(|i| reports.remove(i));
+                device(id, kind, report)
             })
             .collect();
+        kiosks.extend(
+            reports
+                .into_iter()
+                .map(|r| device(&r.kiosk.clone(), "other", Some(r))),
+        );
         Ok(StaffView {
             date: today.to_string(),
             board,
@@ -271,7 +305,7 @@ impl Central {
         &self,
         last_id: Option<u64>,
     ) -> ServiceResult<(Vec<BoardEvent>, u64)> {
-        let office = self.office();
+        let office = self.id();
         let Some(after) = last_id else {
             return Ok((vec![], self.store().last_seq(office).await?));
         };
@@ -290,15 +324,13 @@ impl Central {
 
     /// Deletes board events older than the retention; returns how many.
     pub async fn prune_events(&self) -> ServiceResult<usize> {
-        let days = i64::from(self.settings().event_retention_days);
+        let days = i64::from(self.central().settings().event_retention_days);
         let before = self.today() - chrono::Duration::days(days);
-        let n = self.store().prune_events(self.office(), before).await?;
-        self.inner.writes.forget_idle();
-        Ok(n)
+        Ok(self.store().prune_events(self.id(), before).await?)
     }
 
     /// The current last `seq`.
     pub async fn seq(&self) -> ServiceResult<u64> {
-        Ok(self.store().last_seq(self.office()).await?)
+        Ok(self.store().last_seq(self.id()).await?)
     }
 }

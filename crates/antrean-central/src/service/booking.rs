@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDate};
 use serde::Serialize;
 
-use super::Central;
+use super::Office;
 use crate::error::{ServiceError, ServiceResult};
 use crate::rules;
 use crate::store::{CancelOutcome, CheckinOutcome, NewBooking, NewCheckin, StoredBooking};
@@ -57,16 +57,16 @@ fn pace(default_minutes: u32, counters: usize, day: &[StoredBooking]) -> f64 {
     per_person / counters.max(1) as f64
 }
 
-impl Central {
+impl Office {
     /// `GET manifest`.
     pub async fn manifest(&self, date: NaiveDate) -> ServiceResult<Manifest> {
         let s = self.settings();
-        let bookings = self.store().bookings_on(self.office(), date).await?;
+        let bookings = self.store().bookings_on(self.id(), date).await?;
         Ok(Manifest {
-            office: s.office_id.clone(),
+            office: s.id.clone(),
             date,
             timezone: s.timezone.name().to_string(),
-            office_name: Some(s.office_name.clone()),
+            office_name: Some(s.name.clone()),
             sessions: s
                 .sessions
                 .iter()
@@ -116,9 +116,11 @@ impl Central {
                 req.date.chars().take(16).collect::<String>()
             ))
         })?;
-        rules::check_booking_date(&s.rules, date, self.today()).map_err(ServiceError::Refused)?;
+        rules::check_booking_date(&self.central().settings().rules, date, self.today())
+            .map_err(ServiceError::Refused)?;
         if let Some(name) = &req.name {
-            rules::check_name(&s.rules, name).map_err(ServiceError::Refused)?;
+            rules::check_name(&self.central().settings().rules, name)
+                .map_err(ServiceError::Refused)?;
         }
         let session = s.session(&req.slot).ok_or_else(|| {
             ServiceError::unprocessable(
@@ -139,7 +141,7 @@ impl Central {
             masked_name: req.name.as_deref().and_then(mask_name),
             code_prefix: s.booking_prefix.clone(),
         };
-        let Some(b) = self.store().book(self.office(), new).await? else {
+        let Some(b) = self.store().book(self.id(), new).await? else {
             return Err(ServiceError::SlotFull {
                 slot: req.slot.clone(),
                 date: date.to_string(),
@@ -158,7 +160,7 @@ impl Central {
         let keys = self.keys();
         let mut payload = serde_json::json!({
             "kid": keys.active_kid(),
-            "office": self.office(),
+            "office": self.id(),
             "booking": b.code,
             "date": b.date.to_string(),
             "slot": b.slot,
@@ -173,17 +175,17 @@ impl Central {
 
     /// The bookings of `date`, by session and serial.
     pub async fn bookings_on(&self, date: NaiveDate) -> ServiceResult<Vec<StoredBooking>> {
-        Ok(self.store().bookings_on(self.office(), date).await?)
+        Ok(self.store().bookings_on(self.id(), date).await?)
     }
 
     /// The booking with this code.
     pub async fn booking(&self, code: &str) -> ServiceResult<Option<StoredBooking>> {
-        Ok(self.store().booking(self.office(), code).await?)
+        Ok(self.store().booking(self.id(), code).await?)
     }
 
     /// `POST bookings/{b}/cancel`.
     pub async fn cancel(&self, code: &str) -> ServiceResult<CancelAnswer> {
-        match self.store().cancel(self.office(), code).await? {
+        match self.store().cancel(self.id(), code).await? {
             CancelOutcome::Unknown => Err(ServiceError::UnknownBooking),
             CancelOutcome::TooLate => Err(ServiceError::AlreadyCheckedIn),
             CancelOutcome::Cancelled => Ok(CancelAnswer {
@@ -208,7 +210,7 @@ impl Central {
         }
         let b = self
             .store()
-            .booking(self.office(), &req.booking)
+            .booking(self.id(), &req.booking)
             .await?
             .ok_or(ServiceError::UnknownBooking)?;
         if b.number != req.number {
@@ -228,10 +230,14 @@ impl Central {
             ServiceError::Internal(format!("booking {} has a damaged slot", b.code))
         })?;
         let now = self.now();
-        rules::check_checkin_time(&s.rules, b.date, &slot, at, now)
+        rules::check_checkin_time(&self.central().settings().rules, b.date, &slot, at, now)
             .map_err(ServiceError::Refused)?;
         let behind = now - at;
-        if !req.offline && behind > chrono::Duration::minutes(i64::from(s.rules.clock_skew_minutes))
+        if !req.offline
+            && behind
+                > chrono::Duration::minutes(i64::from(
+                    self.central().settings().rules.clock_skew_minutes,
+                ))
         {
             // A resend of a slow answer, or a kiosk clock running behind.
             tracing::warn!(kiosk = %req.kiosk, behind_minutes = behind.num_minutes(), "an online check-in's time is behind the service's clock");
@@ -239,7 +245,7 @@ impl Central {
         let outcome = self
             .store()
             .check_in(
-                self.office(),
+                self.id(),
                 NewCheckin {
                     code: b.code.clone(),
                     at: req.checked_in_at.clone(),
@@ -249,24 +255,29 @@ impl Central {
                 },
             )
             .await?;
-        let (updated, events) = match outcome {
+        let updated = match outcome {
             CheckinOutcome::Unknown => return Err(ServiceError::UnknownBooking),
+            // Cancelled between our read and our write.
+            CheckinOutcome::Already(b) if b.status == BookingStatus::Cancelled => {
+                return Err(ServiceError::Cancelled)
+            }
             // Another kiosk was first, between our read and our write.
             CheckinOutcome::Already(b) => return Ok(answer(&b, true)),
-            CheckinOutcome::First { booking, events } => (booking, events),
+            CheckinOutcome::First { booking, .. } => booking,
         };
-        let day = self.store().bookings_on(self.office(), b.date).await?;
-        let per = pace(s.default_service_minutes, s.counters.len(), &day);
+        let day = self.store().bookings_on(self.id(), b.date).await?;
+        let per = pace(
+            self.central().settings().default_service_minutes,
+            s.counters.len(),
+            &day,
+        );
         let ahead = updated.ahead.unwrap_or(0);
         let base = self.now().max(at);
         let est = (base
             + chrono::Duration::seconds(((f64::from(ahead) + 1.0) * per * 60.0) as i64))
         .format("%H:%M")
         .to_string();
-        self.store()
-            .set_estimate(self.office(), &b.code, &est)
-            .await?;
-        self.fanout().publish(&events);
+        self.store().set_estimate(self.id(), &b.code, &est).await?;
         let mut body = answer(&updated, false);
         body.estimated_call = Some(est);
         tracing::info!(booking = %b.code, number = %b.number, kiosk = %req.kiosk, offline = req.offline, "checked in");

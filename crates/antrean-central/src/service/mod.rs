@@ -1,17 +1,24 @@
-//! The central service's domain (`Central`): who may call, booking and
-//! check-in (`booking.rs`), counters, the board, notices, kiosk health and
-//! the event log (`board.rs`), tokens (here). It validates with `rules.rs`
-//! and `auth.rs`, keeps everything through the [`Store`] and publishes
-//! committed events to the fan-out. No SQL and no HTTP here: handlers in
+//! The central service's domain: [`Central`] (the whole service: its
+//! offices, who may call, tokens, readiness) and [`Office`] (one office
+//! of it: booking and check-in in `booking.rs`; counters, the board,
+//! notices, kiosk health and the event log in `board.rs`). Every request
+//! resolves its office from the path and is authorised for that office
+//! ([`Central::authorize`] gives the `Office` handle), so nothing of
+//! another office is ever in reach. It validates with `rules.rs` and
+//! `auth.rs` and keeps everything through the [`Store`], which delivers
+//! committed events to the streams. No SQL and no HTTP here: handlers in
 //! `routes.rs` call these methods and turn [`ServiceError`] into answers.
+//! `single.rs`: shortcuts to the first office, for a service of one.
 
 mod board;
 mod booking;
+mod single;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::Serialize;
 
 pub use board::{CallAnswer, CounterAnswer, StaffKiosk, StaffView, StaffWaiting};
 pub use booking::{mask_name, CancelAnswer};
@@ -21,7 +28,7 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::fanout::Fanout;
 use crate::keys::KeyStore;
 use crate::limits::{StreamSlot, StreamSlots, WriteLimiter};
-use crate::settings::CentralSettings;
+use crate::settings::{CentralSettings, OfficeSettings};
 use crate::store::{NewToken, Store, StoreError};
 use antrean_host::clock::Clock;
 
@@ -36,10 +43,32 @@ struct Inner {
     maintenance_runs: AtomicU64,
 }
 
-/// The central service of one office (cheap to clone).
+/// The central service: every office it holds (cheap to clone).
 #[derive(Clone)]
 pub struct Central {
     inner: Arc<Inner>,
+}
+
+/// One office of the service (cheap to clone): what a request works on
+/// once its token was authorised for this office.
+#[derive(Clone)]
+pub struct Office {
+    central: Central,
+    index: usize,
+}
+
+/// An office as `GET /v1/offices` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfficeSummary {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+}
+
+/// `GET /v1/offices`: the offices a token may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfficeList {
+    pub offices: Vec<OfficeSummary>,
 }
 
 /// Why a token cannot be made, imported or revoked.
@@ -66,7 +95,8 @@ impl From<StoreError> for TokenError {
 }
 
 impl Central {
-    /// The service over `store`, signing with `keys`, on `clock`.
+    /// The service of `settings.offices` over `store`, signing with
+    /// `keys`, on `clock`.
     pub fn new(
         settings: CentralSettings,
         store: Arc<dyn Store>,
@@ -97,35 +127,44 @@ impl Central {
         &self.inner.keys
     }
 
-    fn store(&self) -> &dyn Store {
+    pub(crate) fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
-    }
-
-    fn office(&self) -> &str {
-        &self.inner.settings.office_id
     }
 
     pub(crate) fn fanout(&self) -> &Fanout {
         &self.inner.fanout
     }
 
-    /// Now, in the office's time zone.
-    pub fn now(&self) -> DateTime<FixedOffset> {
+    /// Every office, in the configuration's order.
+    pub fn offices(&self) -> Vec<Office> {
+        (0..self.inner.settings.offices.len())
+            .map(|index| Office {
+                central: self.clone(),
+                index,
+            })
+            .collect()
+    }
+
+    /// The office with this id.
+    pub fn office(&self, id: &str) -> Option<Office> {
         self.inner
-            .clock
-            .now()
-            .with_timezone(&self.inner.settings.timezone)
-            .fixed_offset()
+            .settings
+            .offices
+            .iter()
+            .position(|o| o.id == id)
+            .map(|index| Office {
+                central: self.clone(),
+                index,
+            })
     }
 
-    /// Today in the office's time zone.
-    pub fn today(&self) -> NaiveDate {
-        self.now().date_naive()
-    }
-
-    /// True when this service holds `office`.
-    pub fn serves(&self, office: &str) -> bool {
-        office == self.office()
+    /// The first office of the configuration (the only one of a service
+    /// of one office, such as the kiosk's embedded mode).
+    pub fn default_office(&self) -> Office {
+        Office {
+            central: self.clone(),
+            index: 0,
+        }
     }
 
     /// The principal of a bearer token, or `401`. Read from the store at
@@ -142,30 +181,59 @@ impl Central {
         }
     }
 
-    /// `403` unless `who` may do `action` at `office`; `404` for an office
-    /// this service does not hold; `429` when a write comes too fast.
+    /// The office `office` for `who` to do `action` at: `403` unless the
+    /// token's role and office allow it (before anything else, so that a
+    /// token learns nothing of other offices), `404` for an office this
+    /// service does not hold, `429` when a write comes too fast.
     pub fn authorize(
         &self,
         who: &Principal,
         office: &str,
         action: Action<'_>,
-    ) -> ServiceResult<()> {
+    ) -> ServiceResult<Office> {
         if !auth::allows(who, office, action) {
             return Err(ServiceError::Forbidden(who.role));
         }
-        if !self.serves(office) {
+        let Some(found) = self.office(office) else {
             return Err(ServiceError::UnknownOffice);
-        }
+        };
         if action.is_write() {
             if let Err(wait) = self.inner.writes.check(who.id) {
                 let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
                 return Err(ServiceError::RateLimited(secs));
             }
         }
-        Ok(())
+        Ok(found)
     }
 
-    /// A slot for one more event stream of `office`, or `503`.
+    /// The offices `who` may see: every office for an admin token of all
+    /// offices, else its own (when this service holds it).
+    pub fn visible_offices(&self, who: &Principal) -> OfficeList {
+        let all = who.role == Role::Admin && who.office == auth::ALL_OFFICES;
+        OfficeList {
+            offices: self
+                .inner
+                .settings
+                .offices
+                .iter()
+                .filter(|o| all || o.id == who.office)
+                .map(|o| OfficeSummary {
+                    id: o.id.clone(),
+                    name: o.name.clone(),
+                    timezone: o.timezone.name().to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// `Ok` when the service can serve now: its database answers (and,
+    /// with several instances, this one hears the others' events).
+    pub async fn ready(&self) -> ServiceResult<()> {
+        Ok(self.store().ready().await?)
+    }
+
+    /// A slot for one more event stream of `office` on this instance, or
+    /// `503`.
     pub fn stream_slot(&self, office: &str) -> ServiceResult<StreamSlot> {
         self.inner
             .streams
@@ -239,6 +307,74 @@ impl Central {
     pub async fn revoke_labelled(&self, label: &str) -> Result<usize, TokenError> {
         let now = self.now().to_rfc3339();
         Ok(self.store().revoke_labelled(label, &now).await?)
+    }
+
+    /// Deletes every office's board events older than the retention;
+    /// returns how many. Every office is tried; the first failure is
+    /// returned after that.
+    pub async fn prune_all_events(&self) -> ServiceResult<usize> {
+        let mut pruned = 0;
+        let mut failed = None;
+        for office in self.offices() {
+            match office.prune_events().await {
+                Ok(n) => pruned += n,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        self.inner.writes.forget_idle();
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(pruned),
+        }
+    }
+}
+
+impl Office {
+    /// The office's id (`kota-bekasi`).
+    pub fn id(&self) -> &str {
+        &self.settings().id
+    }
+
+    /// The office's plan and devices.
+    pub fn settings(&self) -> &OfficeSettings {
+        &self.central.inner.settings.offices[self.index]
+    }
+
+    /// The service this office belongs to.
+    pub fn central(&self) -> &Central {
+        &self.central
+    }
+
+    pub fn keys(&self) -> &KeyStore {
+        self.central.keys()
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.central.store()
+    }
+
+    /// Now, in the office's time zone.
+    pub fn now(&self) -> DateTime<FixedOffset> {
+        self.central
+            .inner
+            .clock
+            .now()
+            .with_timezone(&self.settings().timezone)
+            .fixed_offset()
+    }
+
+    /// Today in the office's time zone.
+    pub fn today(&self) -> NaiveDate {
+        self.now().date_naive()
+    }
+
+    /// Committed events of this office from now on (every instance's).
+    pub fn subscribe(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<Arc<antrean_core::events::EncodedEvent>> {
+        self.store().subscribe(self.id())
     }
 }
 

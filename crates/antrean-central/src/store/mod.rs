@@ -2,21 +2,34 @@
 //! trait. Each method is one transaction, takes the office it works on, and
 //! allocates what must be unique (queue serials, booking codes, event `seq`)
 //! inside that transaction: gap-free and never reused, whatever runs at the
-//! same time. All SQL of the crate lives behind this trait (`sqlite.rs`
-//! today); nothing here decides a rule that is not about storage: the
+//! same time, from any instance sharing the database. All SQL of the crate
+//! lives behind this trait: `sqlite.rs` (one file, one instance: the
+//! embedded default) and `postgres.rs` (a city: several instances on one
+//! PostgreSQL). Both apply their versioned migrations when they open, and
+//! both put committed events into the [`Feed`], per office in commit
+//! order. Nothing here decides a rule that is not about storage: the
 //! service (`service/`) validates before it calls.
 
+mod postgres;
 mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use tokio::sync::broadcast;
 
 use crate::auth::{Principal, Role, TokenInfo};
 use antrean_core::api::HealthReport;
-use antrean_core::events::{BoardEvent, CallEvent, CheckinEvent, CounterEvent};
+use antrean_core::events::{BoardEvent, CallEvent, CheckinEvent, CounterEvent, EncodedEvent};
 use antrean_core::manifest::BookingStatus;
 
+pub use crate::fanout::Feed;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
+
+/// A migration a store applied when it opened: `0002_offices`.
+pub type AppliedMigration = String;
 
 /// A booking as the central service keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,19 +227,27 @@ pub enum StoreError {
         #[source]
         source: BackendError,
     },
+    #[error("cannot connect to the central database {url} (check that PostgreSQL runs and accepts this host in pg_hba.conf, and the URL's host, port, database, user and password)")]
+    Connect {
+        url: String,
+        #[source]
+        source: BackendError,
+    },
     #[error("the central database failed: {0}. Check the disk and the service's log; the request can be retried.")]
     Backend(#[source] BackendError),
+    #[error("the central database cannot be reached: {0}. Check that PostgreSQL runs and this host may connect; the request can be retried.")]
+    Unavailable(#[source] BackendError),
+    #[error("cannot migrate the central database: {0}")]
+    Migrate(String),
     #[error("the central database holds a damaged row: {0}")]
     Damaged(String),
     #[error("that token is (or was) in the database already")]
     DuplicateToken,
-    #[error("this database holds office {holds:?}, not {asked:?}; check [office] id in the configuration")]
-    UnknownOffice { holds: String, asked: String },
     #[error("the central database's worker threads are gone (the service is stopping)")]
     Closed,
 }
 
-/// A back end's own error (SQLite's today), kept as the source.
+/// A back end's own error (SQLite's, PostgreSQL's), kept as the source.
 pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -235,9 +256,21 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// run concurrently with any other, from several instances of the service
 /// sharing one database. Events appended get the office's next `seq`;
 /// when the log's last event is of an earlier day than `today`, a `reset`
-/// event is appended first (a board never carries a day over).
+/// event is appended first (a board never carries a day over). Once
+/// committed, appended events go to [`Store::subscribe`]rs of every
+/// instance, per office in `seq` order.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Committed events of `office` from now on, whichever instance
+    /// committed them, in `seq` order (a subscriber that falls too far
+    /// behind, or that this instance can no longer serve in order, sees
+    /// its channel close and must start again from the log).
+    fn subscribe(&self, office: &str) -> broadcast::Receiver<Arc<EncodedEvent>>;
+
+    /// `Ok` when the database answers now (and, for PostgreSQL, this
+    /// instance is listening for the other instances' events).
+    async fn ready(&self) -> StoreResult<()>;
+
     /// Books a place: the session's next serial (`max + 1`, never reused,
     /// cancelled ones included), the day's next running number for the
     /// code. `None` when `quota` live bookings hold the session already.
@@ -339,3 +372,39 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes every live token with this label; how many.
     async fn revoke_labelled(&self, label: &str, at: &str) -> StoreResult<usize>;
 }
+
+/// What a write appended to the log: published to the [`Feed`] once the
+/// transaction committed.
+pub(crate) trait Appended {
+    fn appended(&self) -> &[BoardEvent] {
+        &[]
+    }
+}
+
+impl Appended for Vec<BoardEvent> {
+    fn appended(&self) -> &[BoardEvent] {
+        self
+    }
+}
+
+impl Appended for Option<Called> {
+    fn appended(&self) -> &[BoardEvent] {
+        self.as_ref().map_or(&[], |c| &c.events)
+    }
+}
+
+impl Appended for CheckinOutcome {
+    fn appended(&self) -> &[BoardEvent] {
+        match self {
+            CheckinOutcome::First { events, .. } => events,
+            _ => &[],
+        }
+    }
+}
+
+impl Appended for Option<StoredBooking> {}
+impl Appended for CancelOutcome {}
+impl Appended for () {}
+impl Appended for usize {}
+impl Appended for i64 {}
+impl Appended for bool {}

@@ -1,12 +1,16 @@
-//! [`Store`] on one SQLite file (WAL, `synchronous=FULL`), for a single
-//! office. Connections live on their own threads, never on tokio's
+//! [`Store`] on one SQLite file (WAL, `synchronous=FULL`): every office of
+//! one instance. Connections live on their own threads, never on tokio's
 //! workers: one writer thread owns the only write connection (writes queue
 //! there, in order), and reader threads own read-only connections, so a
 //! read never waits behind a write or its fsync (WAL lets readers go on).
 //! Queues are bounded: a caller waits asynchronously for room. The file
 //! (and its WAL/SHM) is private to the service's user: created 0600,
 //! refused at start when others may read it. Names are stored masked only.
+//! The writer thread puts each write's events into the [`Feed`] right
+//! after its commit, so streams see them in commit (`seq`) order. The
+//! schema is versioned (`migrations.rs`), migrated when the file opens.
 
+mod migrations;
 mod queries;
 mod records;
 
@@ -16,15 +20,16 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{
-    BoardRows, Called, CancelOutcome, CheckinOutcome, CounterAction, KioskHealth, NewBooking,
-    NewCheckin, NewToken, Replay, Store, StoreError, StoreResult, StoredBooking,
+    Appended, AppliedMigration, BoardRows, Called, CancelOutcome, CheckinOutcome, CounterAction,
+    Feed, KioskHealth, NewBooking, NewCheckin, NewToken, Replay, Store, StoreError, StoreResult,
+    StoredBooking,
 };
 use crate::auth::{Principal, TokenInfo};
 use antrean_core::api::HealthReport;
-use antrean_core::events::BoardEvent;
+use antrean_core::events::{BoardEvent, EncodedEvent};
 
 /// Work for a connection's thread.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -35,11 +40,12 @@ const READERS: usize = 2;
 /// Jobs waiting per queue before callers wait for room.
 const QUEUE: usize = 256;
 
-/// The SQLite store of one office.
+/// The SQLite store (every office of one instance).
 pub struct SqliteStore {
-    office: String,
     writer: mpsc::Sender<Job>,
     readers: mpsc::Sender<Job>,
+    feed: Arc<Feed>,
+    applied: Vec<AppliedMigration>,
 }
 
 /// Refuses a file that group or others may read or write.
@@ -77,11 +83,13 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (or creates, mode 0600) the database of `office` at `path`
-    /// and starts its threads. A file, WAL or SHM that others may read is
-    /// refused with a `chmod 600` hint; SQLite gives the WAL and SHM files
-    /// the database file's mode.
-    pub fn open(path: &Path, office: &str) -> StoreResult<SqliteStore> {
+    /// Opens (or creates, mode 0600) the database at `path`, migrates it
+    /// to this version's schema and starts its threads. Rows of a database
+    /// from before offices belong to `legacy_office` (the configuration's
+    /// first office). A file, WAL or SHM that others may read is refused
+    /// with a `chmod 600` hint; SQLite gives the WAL and SHM files the
+    /// database file's mode.
+    pub fn open(path: &Path, legacy_office: &str) -> StoreResult<SqliteStore> {
         use std::os::unix::fs::OpenOptionsExt;
         for f in db_files(path) {
             check_private(&f)?;
@@ -111,11 +119,11 @@ impl SqliteStore {
             } else {
                 c.pragma_update(None, "journal_mode", "WAL").map_err(fail)?;
                 c.pragma_update(None, "synchronous", "FULL").map_err(fail)?;
-                c.execute_batch(queries::SCHEMA).map_err(fail)?;
             }
             Ok(c)
         };
-        let writer = open(false)?;
+        let mut writer = open(false)?;
+        let applied = migrations::apply(&mut writer, legacy_office)?;
         let readers = (0..READERS)
             .map(|_| open(true))
             .collect::<StoreResult<Vec<_>>>()?;
@@ -134,21 +142,22 @@ impl SqliteStore {
             })?;
         }
         Ok(SqliteStore {
-            office: office.to_string(),
             writer: write_tx,
             readers: read_tx,
+            feed: Arc::new(Feed::default()),
+            applied,
         })
     }
 
-    fn office(&self, asked: &str) -> StoreResult<()> {
-        if asked == self.office {
-            Ok(())
-        } else {
-            Err(StoreError::UnknownOffice {
-                holds: self.office.clone(),
-                asked: asked.to_string(),
-            })
-        }
+    /// The migrations [`SqliteStore::open`] applied (empty when the file
+    /// was up to date).
+    pub fn applied_migrations(&self) -> &[AppliedMigration] {
+        &self.applied
+    }
+
+    /// The schema version this build migrates to.
+    pub fn schema_version() -> u32 {
+        migrations::latest()
     }
 
     async fn write<T: Send + 'static>(
@@ -156,6 +165,33 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         run(&self.writer, f).await
+    }
+
+    /// A write of `office` whose appended events go to the feed as soon
+    /// as it committed, on the writer thread: in commit order.
+    async fn write_office<T: Appended + Send + 'static>(
+        &self,
+        office: &str,
+        f: impl FnOnce(&mut Connection, &str) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (feed, office) = (self.feed.clone(), office.to_string());
+        run(&self.writer, move |c| {
+            let r = f(c, &office);
+            if let Ok(done) = &r {
+                feed.publish(&office, done.appended());
+            }
+            r
+        })
+        .await
+    }
+
+    async fn read_office<T: Send + 'static>(
+        &self,
+        office: &str,
+        f: impl FnOnce(&mut Connection, &str) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let office = office.to_string();
+        run(&self.readers, move |c| f(c, &office)).await
     }
 
     async fn read<T: Send + 'static>(
@@ -201,31 +237,40 @@ async fn run<T: Send + 'static>(
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn subscribe(&self, office: &str) -> broadcast::Receiver<Arc<EncodedEvent>> {
+        self.feed.subscribe(office)
+    }
+
+    async fn ready(&self) -> StoreResult<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
     async fn book(&self, office: &str, new: NewBooking) -> StoreResult<Option<StoredBooking>> {
-        self.office(office)?;
-        self.write(move |c| queries::book(c, &new)).await
+        self.write_office(office, move |c, o| queries::book(c, o, &new))
+            .await
     }
 
     async fn booking(&self, office: &str, code: &str) -> StoreResult<Option<StoredBooking>> {
-        self.office(office)?;
         let code = code.to_string();
-        self.read(move |c| queries::booking(c, &code)).await
+        self.read_office(office, move |c, o| queries::booking(c, o, &code))
+            .await
     }
 
     async fn bookings_on(&self, office: &str, date: NaiveDate) -> StoreResult<Vec<StoredBooking>> {
-        self.office(office)?;
-        self.read(move |c| queries::bookings_on(c, date)).await
+        self.read_office(office, move |c, o| queries::bookings_on(c, o, date))
+            .await
     }
 
     async fn cancel(&self, office: &str, code: &str) -> StoreResult<CancelOutcome> {
-        self.office(office)?;
         let code = code.to_string();
-        self.write(move |c| queries::cancel(c, &code)).await
+        self.write_office(office, move |c, o| queries::cancel(c, o, &code))
+            .await
     }
 
     async fn check_in(&self, office: &str, checkin: NewCheckin) -> StoreResult<CheckinOutcome> {
-        self.office(office)?;
-        self.write(move |c| queries::check_in(c, &checkin)).await
+        self.write_office(office, move |c, o| queries::check_in(c, o, &checkin))
+            .await
     }
 
     async fn set_estimate(
@@ -234,9 +279,8 @@ impl Store for SqliteStore {
         code: &str,
         estimated_call: &str,
     ) -> StoreResult<()> {
-        self.office(office)?;
         let (code, est) = (code.to_string(), estimated_call.to_string());
-        self.write(move |c| queries::set_estimate(c, &code, &est))
+        self.write_office(office, move |c, o| queries::set_estimate(c, o, &code, &est))
             .await
     }
 
@@ -247,10 +291,11 @@ impl Store for SqliteStore {
         today: NaiveDate,
         now: &str,
     ) -> StoreResult<Option<Called>> {
-        self.office(office)?;
         let (counter, now) = (counter.to_string(), now.to_string());
-        self.write(move |c| queries::call_next(c, &counter, today, &now))
-            .await
+        self.write_office(office, move |c, o| {
+            queries::call_next(c, o, &counter, today, &now)
+        })
+        .await
     }
 
     async fn counter_action(
@@ -261,10 +306,11 @@ impl Store for SqliteStore {
         today: NaiveDate,
         now: &str,
     ) -> StoreResult<Option<Called>> {
-        self.office(office)?;
         let (counter, now) = (counter.to_string(), now.to_string());
-        self.write(move |c| queries::counter_action(c, &counter, action, today, &now))
-            .await
+        self.write_office(office, move |c, o| {
+            queries::counter_action(c, o, &counter, action, today, &now)
+        })
+        .await
     }
 
     async fn set_notice(
@@ -273,19 +319,18 @@ impl Store for SqliteStore {
         text: Option<String>,
         today: NaiveDate,
     ) -> StoreResult<Vec<BoardEvent>> {
-        self.office(office)?;
-        self.write(move |c| queries::set_notice(c, text, today))
+        self.write_office(office, move |c, o| queries::set_notice(c, o, text, today))
             .await
     }
 
     async fn board(&self, office: &str, today: NaiveDate, recent: usize) -> StoreResult<BoardRows> {
-        self.office(office)?;
-        self.read(move |c| queries::board(c, today, recent)).await
+        self.read_office(office, move |c, o| queries::board(c, o, today, recent))
+            .await
     }
 
     async fn last_seq(&self, office: &str) -> StoreResult<u64> {
-        self.office(office)?;
-        self.read(|c| queries::current_seq(c)).await
+        self.read_office(office, |c, o| queries::current_seq(c, o))
+            .await
     }
 
     async fn replay(
@@ -295,14 +340,13 @@ impl Store for SqliteStore {
         today: NaiveDate,
         max: u64,
     ) -> StoreResult<Replay> {
-        self.office(office)?;
-        self.read(move |c| queries::replay(c, after, today, max))
+        self.read_office(office, move |c, o| queries::replay(c, o, after, today, max))
             .await
     }
 
     async fn prune_events(&self, office: &str, before: NaiveDate) -> StoreResult<usize> {
-        self.office(office)?;
-        self.write(move |c| queries::prune_events(c, before)).await
+        self.write_office(office, move |c, o| queries::prune_events(c, o, before))
+            .await
     }
 
     async fn put_health(
@@ -312,17 +356,17 @@ impl Store for SqliteStore {
         report: &HealthReport,
         at: &str,
     ) -> StoreResult<()> {
-        self.office(office)?;
         let report = serde_json::to_string(report)
             .map_err(|e| StoreError::Damaged(format!("health report: {e}")))?;
         let (kiosk, at) = (kiosk.to_string(), at.to_string());
-        self.write(move |c| records::put_health(c, &kiosk, &report, &at))
-            .await
+        self.write_office(office, move |c, o| {
+            records::put_health(c, o, &kiosk, &report, &at)
+        })
+        .await
     }
 
     async fn health(&self, office: &str) -> StoreResult<Vec<KioskHealth>> {
-        self.office(office)?;
-        self.read(|c| records::health(c)).await
+        self.read_office(office, |c, o| records::health(c, o)).await
     }
 
     async fn insert_token(&self, token: NewToken) -> StoreResult<i64> {

@@ -21,8 +21,13 @@ fn old_events(db: &Path, rows: &[(u64, &str)]) {
     let c = rusqlite::Connection::open(db).unwrap();
     for (seq, date) in rows {
         c.execute(
-            "INSERT INTO events (seq, date, kind, data) VALUES (?1, ?2, 'notice', ?3)",
-            rusqlite::params![seq, date, json!({"seq": seq, "text": null}).to_string()],
+            "INSERT INTO events (office, seq, date, kind, data) VALUES (?1, ?2, ?3, 'notice', ?4)",
+            rusqlite::params![
+                OFFICE,
+                seq,
+                date,
+                json!({"seq": seq, "text": null}).to_string()
+            ],
         )
         .unwrap();
     }
@@ -107,7 +112,7 @@ async fn pruning_never_loses_the_last_seq_and_its_loop_does_not_spin_on_a_failin
     settings.maintenance_every = Duration::from_millis(100);
     let central = Central::new(settings, sqlite(&db), KeyStore::ephemeral("k"), clock());
     assert_eq!(
-        central.prune_events().await.unwrap(),
+        central.prune_all_events().await.unwrap(),
         1,
         "all old, the newest stays"
     );
@@ -117,7 +122,7 @@ async fn pruning_never_loses_the_last_seq_and_its_loop_does_not_spin_on_a_failin
         .unwrap()
         .execute_batch("DROP TABLE events")
         .unwrap();
-    assert!(central.prune_events().await.is_err());
+    assert!(central.prune_all_events().await.is_err());
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let before = central.maintenance_runs();
     let t = Instant::now();

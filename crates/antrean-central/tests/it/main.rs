@@ -2,12 +2,19 @@
 //! and token commands (`roles`), connection hygiene (`limits`), rules at
 //! the edge, private files and loops (`safety`), the API end to end
 //! (`server`), the event log (`event_log`), the staff page in headless
-//! Chromium (`staff_page`), and the [`antrean_central::Store`] trait's
-//! behaviour, case by case, on every back end (`store`). Support is split
-//! by concern under `support/`.
+//! Chromium (`staff_page`), the [`antrean_central::Store`] trait's
+//! behaviour, case by case (`store`), three offices kept apart
+//! (`offices`), schema migrations (`migrations`), and several instances
+//! of the real binary on one PostgreSQL (`instances`). Behaviour tests run
+//! on every back end: SQLite, and PostgreSQL from a throwaway cluster the
+//! tests start themselves. Support is split by concern under `support/`.
 
+mod dependencies;
 mod event_log;
+mod instances;
 mod limits;
+mod migrations;
+mod offices;
 mod roles;
 mod safety;
 mod server;

@@ -1,5 +1,6 @@
 //! Every endpoint with every role (`docs/central-api.md`, "Tokens and
-//! roles"), against the service on 127.0.0.1; the `token` commands and the
+//! roles"), against the service on 127.0.0.1 on every back end; the
+//! `token` commands and the
 //! migration of old plaintext tokens, through the real binary.
 
 use reqwest::StatusCode;
@@ -7,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::support::binary::{central_cmd, central_config, get_status, serve_binary};
 use crate::support::service::*;
+use crate::support::stores::{backends, Backend};
 use crate::support::{NOW, OFFICE, TODAY};
 
 /// One cell's expected class: 2xx, 401 or 403.
@@ -28,7 +30,14 @@ fn class(status: StatusCode) -> Option<Want> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_with_every_role() {
-    let s = start(|_| {}).await;
+    for backend in backends() {
+        eprintln!("on {}", backend.name());
+        every_endpoint_on(backend).await;
+    }
+}
+
+async fn every_endpoint_on(backend: Backend) {
+    let s = start_on(backend, |_| {}).await;
     // Columns: who calls.
     let callers: [(&str, Option<&str>); 12] = [
         ("no token", None),

@@ -1,5 +1,6 @@
-//! Booking and check-in rules at the service's edge (horizon, four-digit
-//! years, lengths, believable check-in times, a 422 that tells no number),
+//! Booking and check-in rules at the service's edge, on every back end
+//! (horizon, four-digit years, lengths, believable check-in times, a 422
+//! that tells no number),
 //! private database and key files, and loops that do not spin on a failing
 //! database (the real binary).
 
@@ -13,12 +14,20 @@ use serde_json::{json, Value};
 
 use crate::support::binary::{central_config, serve_binary};
 use crate::support::service::*;
+use crate::support::stores::{backends, Backend};
 use crate::support::wait::{wait_for, LIMIT};
 use crate::support::{NOW, OFFICE, TODAY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn booking_rules_horizon_year_codes_and_lengths() {
-    let s = start(|_| {}).await;
+    for backend in backends() {
+        eprintln!("on {}", backend.name());
+        booking_rules_on(backend).await;
+    }
+}
+
+async fn booking_rules_on(backend: Backend) {
+    let s = start_on(backend, |_| {}).await;
     let book = |date: &str, name: Option<String>| {
         let mut b = json!({"date": date, "slot": "10:00-11:00", "service": "KK"});
         if let Some(n) = name {
@@ -84,20 +93,31 @@ async fn booking_rules_horizon_year_codes_and_lengths() {
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     // Nothing of it was stored.
-    let db = rusqlite::Connection::open(&s.db).unwrap();
-    let longest: i64 = db
-        .query_row(
-            "SELECT COALESCE(MAX(LENGTH(kiosk)), 0) FROM bookings",
-            [],
-            |r| r.get(0),
-        )
+    let day = s
+        .central
+        .bookings_on(chrono::NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").unwrap())
+        .await
         .unwrap();
-    assert_eq!(longest, 0);
+    assert!(day.iter().all(|b| b.kiosk.is_none()), "{day:?}");
+    assert!(s
+        .central
+        .default_office()
+        .kiosk_health()
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codes_of_dates_a_century_apart_do_not_collide() {
-    let s = start(|st| st.rules.horizon_days = 40_000).await;
+    for backend in backends() {
+        eprintln!("on {}", backend.name());
+        codes_on(backend).await;
+    }
+}
+
+async fn codes_on(backend: Backend) {
+    let s = start_on(backend, |st| st.rules.horizon_days = 40_000).await;
     let mut codes = Vec::new();
     for date in [TODAY, "2124-05-08"] {
         let (st, v) = s
@@ -119,7 +139,14 @@ async fn codes_of_dates_a_century_apart_do_not_collide() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkin_times_are_bounded_and_a_422_tells_no_number() {
-    let s = start(|_| {}).await;
+    for backend in backends() {
+        eprintln!("on {}", backend.name());
+        checkin_times_on(backend).await;
+    }
+}
+
+async fn checkin_times_on(backend: Backend) {
+    let s = start_on(backend, |_| {}).await;
     let at = |hhmm: &str| format!("{TODAY}T{hhmm}:00+07:00");
     // (slot, checked_in_at, offline, status, error). The service's clock
     // is at 09:20: nothing can have happened later than that (plus 5 min

@@ -1,7 +1,8 @@
 //! The reference central service on 127.0.0.1, driven over real HTTP with
-//! reqwest: every endpoint's success and error codes, idempotent check-ins,
-//! ETag, the event stream (live, replay, reset), persistence across a
-//! restart, quota, calling order, and tokens the kiosk core accepts.
+//! reqwest, on every back end: every endpoint's success and error codes,
+//! idempotent check-ins, ETag, the event stream (live, replay, reset),
+//! persistence across a restart, quota, calling order, and tokens the
+//! kiosk core accepts.
 
 use std::time::Duration;
 
@@ -18,8 +19,10 @@ use chrono::DateTime;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::support::postgres::cluster;
 use crate::support::service::sqlite;
 use crate::support::sse::read_events;
+use crate::support::stores::{backends, test_postgres_options, Backend};
 
 /// An admin token for every office: these tests drive every endpoint.
 const TOKEN: &str = "central-server-test-token";
@@ -33,15 +36,46 @@ struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-async fn start(db: &std::path::Path, keys: &std::path::Path, port: u16) -> Server {
+/// Where a test's data lives: kept across a restart of the service.
+enum Db {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    fn fresh(backend: Backend, dir: &std::path::Path) -> Db {
+        match backend {
+            Backend::Sqlite => Db::Sqlite(dir.join("c.db")),
+            Backend::Postgres => Db::Postgres(cluster().unwrap().fresh_database()),
+        }
+    }
+
+    async fn open(&self) -> std::sync::Arc<dyn antrean_central::Store> {
+        match self {
+            Db::Sqlite(path) => sqlite(path),
+            Db::Postgres(url) => std::sync::Arc::new(
+                antrean_central::store::PostgresStore::connect(url, test_postgres_options())
+                    .await
+                    .unwrap(),
+            ),
+        }
+    }
+}
+
+async fn start(db: &Db, keys: &std::path::Path, port: u16) -> Server {
     let mut settings = CentralSettings::standard("kota-bogor", "Disdukcapil Kota Bogor");
-    settings.sessions[0].quota = 3;
+    settings.offices[0].sessions[0].quota = 3;
     settings.ping_every = Duration::from_millis(200);
     let clock = Clock::starting_at(DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
     if !keys.join("active").exists() {
         KeyStore::generate(keys, "k2024a").unwrap();
     }
-    let central = Central::new(settings, sqlite(db), KeyStore::load(keys).unwrap(), clock);
+    let central = Central::new(
+        settings,
+        db.open().await,
+        KeyStore::load(keys).unwrap(),
+        clock,
+    );
     if central.tokens().await.unwrap().is_empty() {
         central
             .import_token(TOKEN, Role::Admin, "*", None, None)
@@ -138,8 +172,16 @@ impl Server {
 
 #[tokio::test]
 async fn endpoints_errors_and_checkin_idempotency() {
+    for backend in backends() {
+        eprintln!("on {}", backend.name());
+        endpoints_on(backend).await;
+    }
+}
+
+async fn endpoints_on(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let s = start(&dir.path().join("c.db"), &dir.path().join("keys"), 0).await;
+    let db = Db::fresh(backend, dir.path());
+    let s = start(&db, &dir.path().join("keys"), 0).await;
     // Auth, office, bad JSON, unknown endpoint.
     let resp = s
         .http
@@ -340,7 +382,7 @@ async fn endpoints_errors_and_checkin_idempotency() {
         "id=\"recall\"",
         "id=\"done\"",
         "id=\"skip\"",
-        "data-office=\"kota-bogor\"",
+        "id=\"office\"",
     ] {
         assert!(html.contains(button), "staff page lacks {button}");
     }
@@ -364,8 +406,15 @@ impl WithNumber for BookingResponse {
 
 #[tokio::test]
 async fn calling_order_events_replay_reset_and_restart() {
+    for backend in backends() {
+        eprintln!("on {}", backend.name());
+        calling_order_on(backend).await;
+    }
+}
+
+async fn calling_order_on(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (db, keys) = (dir.path().join("c.db"), dir.path().join("keys"));
+    let (db, keys) = (Db::fresh(backend, dir.path()), dir.path().join("keys"));
     let s = start(&db, &keys, 0).await;
     let b1 = s.book("09:00-10:00", "KK").await;
     let a1 = s.book("08:00-09:00", "KK").await;

@@ -7,7 +7,9 @@
 //! The page runs under its strict CSP (no inline script or style), keeps
 //! the token in sessionStorage only, and is served with its security
 //! headers. Without chromedriver the browser test says so in one line and
-//! passes, except in CI (`CI` set), where it fails.
+//! passes, except in CI (`CI` set), where it fails. A city's administrator
+//! chooses among the offices its token may see, and calls at the one
+//! chosen only.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -304,4 +306,71 @@ fn the_page_is_served_with_strict_security_headers() {
         !html.contains("kiosk-token-0000000"),
         "no token in the page"
     );
+}
+
+#[test]
+fn a_city_administrator_chooses_the_office_on_the_staff_page() {
+    use crate::support::city::{start_city, CITY};
+    use crate::support::stores::Backend;
+    let Some(driver) = driver_or_skip() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let city = rt.block_on(start_city(Backend::Sqlite));
+    let (timur, utara) = (CITY[1].0, CITY[2].0);
+    for id in [timur, utara] {
+        let office = city.central.office(id).unwrap();
+        let b = rt
+            .block_on(office.book(&antrean_core::api::BookingRequest {
+                date: crate::support::TODAY.into(),
+                slot: "09:00-10:00".into(),
+                service: "KK".into(),
+                name: None,
+            }))
+            .unwrap();
+        rt.block_on(office.checkin(&antrean_core::api::CheckinRequest {
+            booking: b.booking,
+            number: b.number,
+            kiosk: "lobby-1".into(),
+            checked_in_at: NOW.into(),
+            offline: false,
+        }))
+        .unwrap();
+    }
+    let serving_at = |id: &str| {
+        rt.block_on(city.central.office(id).unwrap().board())
+            .unwrap()
+            .counters[0]
+            .serving
+            .as_ref()
+            .map(|s| s.number.clone())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("chromium-profile");
+    rt.block_on(async {
+        let c = browser(&driver, &profile).await;
+        c.goto(&format!("http://{}/", city.addr)).await.unwrap();
+        let token = c.find(Locator::Id("token")).await.unwrap();
+        token.send_keys(&format!("{}\t", city.admin)).await.unwrap();
+        // Every office of the city to choose from, the first chosen.
+        let offices = text_until(&c, "#office", |t| t.contains(CITY[2].1)).await;
+        for (_, name, _) in CITY {
+            assert!(offices.contains(name), "{name} missing from {offices:?}");
+        }
+        text_until(&c, "#office-name", |t| t == CITY[0].1).await;
+        // Bekasi Utara: its resident is called there, nowhere else.
+        c.find(Locator::Css(&format!("#office option[value='{utara}']")))
+            .await
+            .expect("the office in the list")
+            .click()
+            .await
+            .unwrap();
+        text_until(&c, "#office-name", |t| t == CITY[2].1).await;
+        text_until(&c, "#waiting tbody", |t| t.contains("B-001")).await;
+        click(&c, "next").await;
+        text_until(&c, "#serving", |t| t == "B-001").await;
+        c.close().await.unwrap();
+    });
+    assert_eq!(serving_at(utara).as_deref(), Some("B-001"));
+    assert_eq!(serving_at(timur), None, "another office's counter");
 }

@@ -1,5 +1,5 @@
 //! The [`Store`] trait's behaviour, as a table of cases run on every back
-//! end of `support::stores` (SQLite today): serials and codes within the
+//! end of `support::stores` (SQLite, PostgreSQL): serials and codes within the
 //! quota, never reused; the first check-in wins; calling order; counter
 //! actions; quotas under concurrent bookings. The event log, the board's
 //! rows, kiosk health and tokens are in `store_log.rs`.
@@ -57,7 +57,7 @@ const CASES: &[(&str, Check)] = &[
 async fn every_store_behaves_as_the_trait_says() {
     for (what, check) in CASES {
         let dir = tempfile::tempdir().unwrap();
-        for (backend, store) in every_store(dir.path()) {
+        for (backend, store) in every_store(dir.path()).await {
             eprintln!("store case on {backend}: {what}");
             check(store).await;
         }

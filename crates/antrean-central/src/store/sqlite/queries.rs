@@ -1,10 +1,11 @@
 //! The SQL of [`super::SqliteStore`] for bookings, counters and the event
-//! log (health and tokens: `records.rs`): one plain function per domain
-//! operation, on the connection of the thread that runs it. Writes open an
-//! `IMMEDIATE` transaction (the write lock first, so two writers never
-//! deadlock upgrading); reads one deferred transaction (one snapshot of the
-//! WAL). Nothing here knows about threads, HTTP or the service's rules
-//! beyond what a row must hold.
+//! log (health and tokens: `records.rs`; the schema: `migrations.rs`): one
+//! plain function per domain operation, each for one office, on the
+//! connection of the thread that runs it. Writes open an `IMMEDIATE`
+//! transaction (the write lock first, so two writers never deadlock
+//! upgrading); reads one deferred transaction (one snapshot of the WAL).
+//! Nothing here knows about threads, HTTP or the service's rules beyond
+//! what a row must hold.
 
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -16,30 +17,6 @@ use crate::store::{
 };
 use antrean_core::events::{BoardEvent, ResetEvent};
 use antrean_core::manifest::BookingStatus;
-
-pub(super) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS bookings (
-    code TEXT PRIMARY KEY, date TEXT NOT NULL, slot TEXT NOT NULL, letter TEXT NOT NULL,
-    serial INTEGER NOT NULL, number TEXT NOT NULL, service TEXT NOT NULL, status TEXT NOT NULL,
-    name TEXT, checked_in_at TEXT, kiosk TEXT, offline INTEGER NOT NULL DEFAULT 0,
-    called_at TEXT, counter TEXT, done_at TEXT, ahead INTEGER, estimated_call TEXT
-);
-CREATE INDEX IF NOT EXISTS bookings_by_day ON bookings(date, slot, serial);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY, date TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS counters (
-    id TEXT PRIMARY KEY, booking TEXT
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS health (kiosk TEXT PRIMARY KEY, report TEXT NOT NULL, at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, hash BLOB NOT NULL UNIQUE, prefix TEXT NOT NULL,
-    role TEXT NOT NULL, office TEXT NOT NULL, kiosk TEXT, label TEXT,
-    created TEXT NOT NULL, revoked TEXT
-);
-CREATE INDEX IF NOT EXISTS events_by_date ON events(date);
-";
 
 const BOOKING_COLS: &str =
     "code, date, slot, letter, serial, number, service, status, name, checked_in_at,
@@ -84,37 +61,49 @@ fn write_tx(c: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
     c.transaction_with_behavior(TransactionBehavior::Immediate)
 }
 
-pub(super) fn booking(c: &Connection, code: &str) -> StoreResult<Option<StoredBooking>> {
+pub(super) fn booking(
+    c: &Connection,
+    office: &str,
+    code: &str,
+) -> StoreResult<Option<StoredBooking>> {
     Ok(c.prepare_cached(&format!(
-        "SELECT {BOOKING_COLS} FROM bookings WHERE code = ?1"
+        "SELECT {BOOKING_COLS} FROM bookings WHERE office = ?1 AND code = ?2"
     ))?
-    .query_row([code], booking_row)
+    .query_row([office, code], booking_row)
     .optional()?)
 }
 
-pub(super) fn bookings_on(c: &Connection, date: NaiveDate) -> StoreResult<Vec<StoredBooking>> {
+pub(super) fn bookings_on(
+    c: &Connection,
+    office: &str,
+    date: NaiveDate,
+) -> StoreResult<Vec<StoredBooking>> {
     let mut stmt = c.prepare_cached(&format!(
-        "SELECT {BOOKING_COLS} FROM bookings WHERE date = ?1 ORDER BY slot, serial"
+        "SELECT {BOOKING_COLS} FROM bookings WHERE office = ?1 AND date = ?2 ORDER BY slot, serial"
     ))?;
-    let rows = stmt.query_map([date.to_string()], booking_row)?;
+    let rows = stmt.query_map(params![office, date.to_string()], booking_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub(super) fn book(c: &mut Connection, new: &NewBooking) -> StoreResult<Option<StoredBooking>> {
+pub(super) fn book(
+    c: &mut Connection,
+    office: &str,
+    new: &NewBooking,
+) -> StoreResult<Option<StoredBooking>> {
     let tx = write_tx(c)?;
     let day = new.date.to_string();
     let (taken, last_serial): (u32, u32) = tx.query_row(
         "SELECT COALESCE(SUM(status <> 'cancelled'), 0), COALESCE(MAX(serial), 0)
-         FROM bookings WHERE date = ?1 AND slot = ?2",
-        params![day, new.slot],
+         FROM bookings WHERE office = ?1 AND date = ?2 AND slot = ?3",
+        params![office, day, new.slot],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     if taken >= new.quota {
         return Ok(None);
     }
     let running: usize = tx.query_row(
-        "SELECT COUNT(*) + 1 FROM bookings WHERE date = ?1",
-        [&day],
+        "SELECT COUNT(*) + 1 FROM bookings WHERE office = ?1 AND date = ?2",
+        params![office, day],
         |r| r.get(0),
     )?;
     let serial = last_serial + 1;
@@ -138,9 +127,10 @@ pub(super) fn book(c: &mut Connection, new: &NewBooking) -> StoreResult<Option<S
         done_at: None,
     };
     tx.execute(
-        "INSERT INTO bookings (code, date, slot, letter, serial, number, service, status, name)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO bookings (office, code, date, slot, letter, serial, number, service, status, name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
+            office,
             b.code,
             day,
             b.slot,
@@ -156,43 +146,47 @@ pub(super) fn book(c: &mut Connection, new: &NewBooking) -> StoreResult<Option<S
     Ok(Some(b))
 }
 
-pub(super) fn cancel(c: &mut Connection, code: &str) -> StoreResult<CancelOutcome> {
+pub(super) fn cancel(c: &mut Connection, office: &str, code: &str) -> StoreResult<CancelOutcome> {
     let tx = write_tx(c)?;
-    let Some(b) = booking(&tx, code)? else {
+    let Some(b) = booking(&tx, office, code)? else {
         return Ok(CancelOutcome::Unknown);
     };
     if !matches!(b.status, BookingStatus::Booked | BookingStatus::Cancelled) {
         return Ok(CancelOutcome::TooLate);
     }
     tx.execute(
-        "UPDATE bookings SET status = 'cancelled' WHERE code = ?1",
-        [code],
+        "UPDATE bookings SET status = 'cancelled' WHERE office = ?1 AND code = ?2",
+        [office, code],
     )?;
     tx.commit()?;
     Ok(CancelOutcome::Cancelled)
 }
 
-pub(super) fn check_in(c: &mut Connection, ci: &NewCheckin) -> StoreResult<CheckinOutcome> {
+pub(super) fn check_in(
+    c: &mut Connection,
+    office: &str,
+    ci: &NewCheckin,
+) -> StoreResult<CheckinOutcome> {
     let tx = write_tx(c)?;
-    let Some(b) = booking(&tx, &ci.code)? else {
+    let Some(b) = booking(&tx, office, &ci.code)? else {
         return Ok(CheckinOutcome::Unknown);
     };
     if b.status != BookingStatus::Booked {
         return Ok(CheckinOutcome::Already(b));
     }
     let ahead: u32 = tx.query_row(
-        "SELECT COUNT(*) FROM bookings WHERE date = ?1 AND status = 'checked_in'
-         AND (slot < ?2 OR (slot = ?2 AND serial < ?3))",
-        params![b.date.to_string(), b.slot, b.serial],
+        "SELECT COUNT(*) FROM bookings WHERE office = ?1 AND date = ?2 AND status = 'checked_in'
+         AND (slot < ?3 OR (slot = ?3 AND serial < ?4))",
+        params![office, b.date.to_string(), b.slot, b.serial],
         |r| r.get(0),
     )?;
     tx.execute(
-        "UPDATE bookings SET status = 'checked_in', checked_in_at = ?2, kiosk = ?3, offline = ?4,
-         ahead = ?5 WHERE code = ?1",
-        params![ci.code, ci.at, ci.kiosk, ci.offline, ahead],
+        "UPDATE bookings SET status = 'checked_in', checked_in_at = ?3, kiosk = ?4, offline = ?5,
+         ahead = ?6 WHERE office = ?1 AND code = ?2",
+        params![office, ci.code, ci.at, ci.kiosk, ci.offline, ahead],
     )?;
-    let events = append(&tx, ci.today, b.checkin_event())?;
-    let booking = booking(&tx, &ci.code)?.ok_or_else(|| damaged(&ci.code))?;
+    let events = append(&tx, office, ci.today, b.checkin_event())?;
+    let booking = booking(&tx, office, &ci.code)?.ok_or_else(|| damaged(&ci.code))?;
     tx.commit()?;
     Ok(CheckinOutcome::First { booking, events })
 }
@@ -201,148 +195,174 @@ fn damaged(code: &str) -> StoreError {
     StoreError::Damaged(format!("booking {code} vanished inside its transaction"))
 }
 
-pub(super) fn set_estimate(c: &mut Connection, code: &str, est: &str) -> StoreResult<()> {
+pub(super) fn set_estimate(
+    c: &mut Connection,
+    office: &str,
+    code: &str,
+    est: &str,
+) -> StoreResult<()> {
     c.execute(
-        "UPDATE bookings SET estimated_call = ?2 WHERE code = ?1",
-        params![code, est],
+        "UPDATE bookings SET estimated_call = ?3 WHERE office = ?1 AND code = ?2",
+        params![office, code, est],
     )?;
     Ok(())
 }
 
 /// The booking counter `counter` has called (status `called`), if any.
-fn serving(tx: &Connection, counter: &str) -> StoreResult<Option<StoredBooking>> {
+fn serving(tx: &Connection, office: &str, counter: &str) -> StoreResult<Option<StoredBooking>> {
     let code: Option<Option<String>> = tx
         .query_row(
-            "SELECT booking FROM counters WHERE id = ?1",
-            [counter],
+            "SELECT booking FROM counters WHERE office = ?1 AND id = ?2",
+            [office, counter],
             |r| r.get(0),
         )
         .optional()?;
     Ok(match code.flatten() {
-        Some(code) => booking(tx, &code)?.filter(|b| b.status == BookingStatus::Called),
+        Some(code) => booking(tx, office, &code)?.filter(|b| b.status == BookingStatus::Called),
         None => None,
     })
 }
 
-fn finish(tx: &Connection, code: &str, counter: &str, how: Finish, at: &str) -> StoreResult<()> {
+fn finish(
+    tx: &Connection,
+    office: &str,
+    code: &str,
+    counter: &str,
+    how: Finish,
+    at: &str,
+) -> StoreResult<()> {
     let status = match how {
         Finish::Done => BookingStatus::Served,
         Finish::Skip => BookingStatus::NoShow,
     };
     tx.execute(
-        "UPDATE bookings SET status = ?2, done_at = ?3 WHERE code = ?1",
-        params![code, status.as_str(), at],
+        "UPDATE bookings SET status = ?3, done_at = ?4 WHERE office = ?1 AND code = ?2",
+        params![office, code, status.as_str(), at],
     )?;
     tx.execute(
-        "UPDATE counters SET booking = NULL WHERE id = ?1",
-        [counter],
+        "UPDATE counters SET booking = NULL WHERE office = ?1 AND id = ?2",
+        [office, counter],
     )?;
     Ok(())
 }
 
 pub(super) fn call_next(
     c: &mut Connection,
+    office: &str,
     counter: &str,
     today: NaiveDate,
     now: &str,
 ) -> StoreResult<Option<Called>> {
     let tx = write_tx(c)?;
-    if let Some(current) = serving(&tx, counter)? {
+    if let Some(current) = serving(&tx, office, counter)? {
         // Calling the next one finishes the current one.
-        finish(&tx, &current.code, counter, Finish::Done, now)?;
+        finish(&tx, office, &current.code, counter, Finish::Done, now)?;
     }
     let next = tx
         .prepare_cached(&format!(
-            "SELECT {BOOKING_COLS} FROM bookings WHERE date = ?1 AND status = 'checked_in'
+            "SELECT {BOOKING_COLS} FROM bookings
+             WHERE office = ?1 AND date = ?2 AND status = 'checked_in'
              ORDER BY slot, serial LIMIT 1"
         ))?
-        .query_row([today.to_string()], booking_row)
+        .query_row(params![office, today.to_string()], booking_row)
         .optional()?;
     let Some(b) = next else {
         tx.commit()?;
         return Ok(None);
     };
     tx.execute(
-        "UPDATE bookings SET status = 'called', called_at = ?3, counter = ?2 WHERE code = ?1",
-        params![b.code, counter, now],
+        "UPDATE bookings SET status = 'called', called_at = ?4, counter = ?3
+         WHERE office = ?1 AND code = ?2",
+        params![office, b.code, counter, now],
     )?;
     tx.execute(
-        "INSERT INTO counters (id, booking) VALUES (?1, ?2)
-         ON CONFLICT(id) DO UPDATE SET booking = excluded.booking",
-        params![counter, b.code],
+        "INSERT INTO counters (office, id, booking) VALUES (?1, ?2, ?3)
+         ON CONFLICT(office, id) DO UPDATE SET booking = excluded.booking",
+        params![office, counter, b.code],
     )?;
-    let events = append(&tx, today, b.call_event(counter, now, false))?;
-    let booking = booking(&tx, &b.code)?.ok_or_else(|| damaged(&b.code))?;
+    let events = append(&tx, office, today, b.call_event(counter, now, false))?;
+    let booking = booking(&tx, office, &b.code)?.ok_or_else(|| damaged(&b.code))?;
     tx.commit()?;
     Ok(Some(Called { booking, events }))
 }
 
 pub(super) fn counter_action(
     c: &mut Connection,
+    office: &str,
     counter: &str,
     action: CounterAction,
     today: NaiveDate,
     now: &str,
 ) -> StoreResult<Option<Called>> {
     let tx = write_tx(c)?;
-    let Some(b) = serving(&tx, counter)? else {
+    let Some(b) = serving(&tx, office, counter)? else {
         return Ok(None);
     };
     let event = match action {
         CounterAction::Recall => {
             // The board shows when the number was last called.
             tx.execute(
-                "UPDATE bookings SET called_at = ?2 WHERE code = ?1",
-                params![b.code, now],
+                "UPDATE bookings SET called_at = ?3 WHERE office = ?1 AND code = ?2",
+                params![office, b.code, now],
             )?;
             b.call_event(counter, now, true)
         }
         CounterAction::Finish(how) => {
-            finish(&tx, &b.code, counter, how, now)?;
+            finish(&tx, office, &b.code, counter, how, now)?;
             b.finish_event(counter, how)
         }
     };
-    let events = append(&tx, today, event)?;
-    let booking = booking(&tx, &b.code)?.ok_or_else(|| damaged(&b.code))?;
+    let events = append(&tx, office, today, event)?;
+    let booking = booking(&tx, office, &b.code)?.ok_or_else(|| damaged(&b.code))?;
     tx.commit()?;
     Ok(Some(Called { booking, events }))
 }
 
 pub(super) fn set_notice(
     c: &mut Connection,
+    office: &str,
     text: Option<String>,
     today: NaiveDate,
 ) -> StoreResult<Vec<BoardEvent>> {
     let tx = write_tx(c)?;
     tx.execute(
-        "INSERT INTO meta (key, value) VALUES ('notice', ?1)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [&text],
+        "INSERT INTO office_state (office, notice) VALUES (?1, ?2)
+         ON CONFLICT(office) DO UPDATE SET notice = excluded.notice",
+        params![office, text],
     )?;
     let event = BoardEvent::Notice(antrean_core::events::NoticeEvent { seq: 0, text });
-    let events = append(&tx, today, event)?;
+    let events = append(&tx, office, today, event)?;
     tx.commit()?;
     Ok(events)
 }
 
-fn last_seq(c: &Connection) -> StoreResult<u64> {
-    Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?)
+fn last_seq(c: &Connection, office: &str) -> StoreResult<u64> {
+    Ok(c.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE office = ?1",
+        [office],
+        |r| r.get(0),
+    )?)
 }
 
-/// Appends `event` with the next `seq` (a `reset` first when the log's last
-/// event is of another day); returns what was appended.
+/// Appends `event` with the office's next `seq` (a `reset` first when the
+/// log's last event is of another day); returns what was appended. The
+/// write transaction holds SQLite's one write lock: nothing else appends
+/// meanwhile.
 fn append(
     tx: &Transaction<'_>,
+    office: &str,
     today: NaiveDate,
     event: BoardEvent,
 ) -> StoreResult<Vec<BoardEvent>> {
-    let mut seq = last_seq(tx)?;
+    let mut seq = last_seq(tx, office)?;
     let mut out = Vec::with_capacity(2);
     if seq > 0 {
         let last_day: Option<String> = tx
-            .query_row("SELECT date FROM events WHERE seq = ?1", [seq], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT date FROM events WHERE office = ?1 AND seq = ?2",
+                params![office, seq],
+                |r| r.get(0),
+            )
             .optional()?;
         if last_day.as_deref() != Some(today.to_string().as_str()) {
             seq += 1;
@@ -352,8 +372,16 @@ fn append(
     out.push(event.with_seq(seq + 1));
     for e in &out {
         let wire = e.encode();
-        tx.prepare_cached("INSERT INTO events (seq, date, kind, data) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![wire.seq, today.to_string(), wire.kind, wire.data])?;
+        tx.prepare_cached(
+            "INSERT INTO events (office, seq, date, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            office,
+            wire.seq,
+            today.to_string(),
+            wire.kind,
+            wire.data
+        ])?;
     }
     Ok(out)
 }
@@ -362,19 +390,26 @@ fn decode(kind: &str, data: &str) -> StoreResult<BoardEvent> {
     BoardEvent::parse(kind, data).map_err(|e| StoreError::Damaged(e.to_string()))
 }
 
-pub(super) fn board(c: &mut Connection, today: NaiveDate, recent: usize) -> StoreResult<BoardRows> {
+pub(super) fn board(
+    c: &mut Connection,
+    office: &str,
+    today: NaiveDate,
+    recent: usize,
+) -> StoreResult<BoardRows> {
     let tx = c.transaction()?;
     let day = today.to_string();
-    let seq = last_seq(&tx)?;
+    let seq = last_seq(&tx, office)?;
     let mut serving = Vec::new();
     {
         let mut stmt = tx.prepare_cached(
-            "SELECT id, booking FROM counters WHERE booking IS NOT NULL ORDER BY id",
+            "SELECT id, booking FROM counters WHERE office = ?1 AND booking IS NOT NULL ORDER BY id",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = stmt.query_map([office], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
         for row in rows {
             let (counter, code) = row?;
-            if let Some(b) = booking(&tx, &code)?
+            if let Some(b) = booking(&tx, office, &code)?
                 .filter(|b| b.date == today && b.status == BookingStatus::Called)
             {
                 serving.push((counter, b));
@@ -384,10 +419,10 @@ pub(super) fn board(c: &mut Connection, today: NaiveDate, recent: usize) -> Stor
     let mut calls = Vec::new();
     {
         let mut stmt = tx.prepare_cached(
-            "SELECT kind, data FROM events WHERE date = ?1 AND kind = 'call'
-             ORDER BY seq DESC LIMIT ?2",
+            "SELECT kind, data FROM events WHERE office = ?1 AND date = ?2 AND kind = 'call'
+             ORDER BY seq DESC LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![day, recent as i64], |r| {
+        let rows = stmt.query_map(params![office, day, recent as i64], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })?;
         for row in rows {
@@ -399,16 +434,19 @@ pub(super) fn board(c: &mut Connection, today: NaiveDate, recent: usize) -> Stor
     }
     let waiting = {
         let mut stmt = tx.prepare_cached(
-            "SELECT slot, COUNT(*) FROM bookings WHERE date = ?1 AND status = 'checked_in'
+            "SELECT slot, COUNT(*) FROM bookings
+             WHERE office = ?1 AND date = ?2 AND status = 'checked_in'
              GROUP BY slot ORDER BY slot",
         )?;
-        let rows = stmt.query_map([&day], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map(params![office, day], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<rusqlite::Result<Vec<(String, u32)>>>()?
     };
     let notice: Option<Option<String>> = tx
-        .query_row("SELECT value FROM meta WHERE key = 'notice'", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT notice FROM office_state WHERE office = ?1",
+            [office],
+            |r| r.get(0),
+        )
         .optional()?;
     Ok(BoardRows {
         seq,
@@ -419,29 +457,31 @@ pub(super) fn board(c: &mut Connection, today: NaiveDate, recent: usize) -> Stor
     })
 }
 
-pub(super) fn current_seq(c: &Connection) -> StoreResult<u64> {
-    last_seq(c)
+pub(super) fn current_seq(c: &Connection, office: &str) -> StoreResult<u64> {
+    last_seq(c, office)
 }
 
 pub(super) fn replay(
     c: &mut Connection,
+    office: &str,
     after: u64,
     today: NaiveDate,
     max: u64,
 ) -> StoreResult<Replay> {
     let tx = c.transaction()?;
-    let last = last_seq(&tx)?;
+    let last = last_seq(&tx, office)?;
     let first: Option<u64> = tx.query_row(
-        "SELECT MIN(seq) FROM events WHERE date = ?1",
-        [today.to_string()],
+        "SELECT MIN(seq) FROM events WHERE office = ?1 AND date = ?2",
+        params![office, today.to_string()],
         |r| r.get(0),
     )?;
     if !rules::can_replay(after, last, first, max) {
         return Ok(Replay::Reset { seq: last });
     }
-    let mut stmt =
-        tx.prepare_cached("SELECT kind, data FROM events WHERE seq > ?1 ORDER BY seq")?;
-    let rows = stmt.query_map([after], |r| {
+    let mut stmt = tx.prepare_cached(
+        "SELECT kind, data FROM events WHERE office = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![office, after, max], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
     })?;
     let mut events = Vec::new();
@@ -452,9 +492,14 @@ pub(super) fn replay(
     Ok(Replay::Events(events))
 }
 
-pub(super) fn prune_events(c: &mut Connection, before: NaiveDate) -> StoreResult<usize> {
+pub(super) fn prune_events(
+    c: &mut Connection,
+    office: &str,
+    before: NaiveDate,
+) -> StoreResult<usize> {
     Ok(c.execute(
-        "DELETE FROM events WHERE date < ?1 AND seq < (SELECT MAX(seq) FROM events)",
-        [before.to_string()],
+        "DELETE FROM events WHERE office = ?1 AND date < ?2
+         AND seq < (SELECT MAX(seq) FROM events WHERE office = ?1)",
+        params![office, before.to_string()],
     )?)
 }

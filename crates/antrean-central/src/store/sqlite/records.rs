@@ -10,21 +10,23 @@ use antrean_core::api::HealthReport;
 
 pub(super) fn put_health(
     c: &mut Connection,
+    office: &str,
     kiosk: &str,
     report: &str,
     at: &str,
 ) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO health (kiosk, report, at) VALUES (?1, ?2, ?3)
-         ON CONFLICT(kiosk) DO UPDATE SET report = excluded.report, at = excluded.at",
-        params![kiosk, report, at],
+        "INSERT INTO health (office, kiosk, report, at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(office, kiosk) DO UPDATE SET report = excluded.report, at = excluded.at",
+        params![office, kiosk, report, at],
     )?;
     Ok(())
 }
 
-pub(super) fn health(c: &Connection) -> StoreResult<Vec<KioskHealth>> {
-    let mut stmt = c.prepare_cached("SELECT kiosk, report, at FROM health ORDER BY kiosk")?;
-    let rows = stmt.query_map([], |r| {
+pub(super) fn health(c: &Connection, office: &str) -> StoreResult<Vec<KioskHealth>> {
+    let mut stmt =
+        c.prepare_cached("SELECT kiosk, report, at FROM health WHERE office = ?1 ORDER BY kiosk")?;
+    let rows = stmt.query_map([office], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
     })?;
     let mut out = Vec::new();

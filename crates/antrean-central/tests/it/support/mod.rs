@@ -1,10 +1,12 @@
 //! Support for the central service's tests, one concern per module:
 //! waiting with a deadline (`wait`), the service in this process
 //! (`service`), reading its event streams (`sse`), the real binary
-//! (`binary`), a store to test the [`antrean_central::Store`] trait on
-//! (`stores`).
+//! (`binary`), the back ends tests run on (`stores`: SQLite, and
+//! PostgreSQL from the throwaway cluster of `postgres`).
 
 pub mod binary;
+pub mod city;
+pub mod postgres;
 pub mod service;
 pub mod sse;
 pub mod stores;

@@ -1,6 +1,6 @@
 //! The central service in this process on 127.0.0.1: with the role
-//! matrix's tokens ([`start`]) or with tokens of the test's choice
-//! ([`inprocess_central_with`]), over a real SQLite file.
+//! matrix's tokens ([`start`] on SQLite, [`start_on`] on any back end) or
+//! with tokens of the test's choice ([`inprocess_central_with`], SQLite).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use antrean_host::clock::Clock;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use super::stores::{fresh_store, Backend};
 use super::{NOW, OFFICE, TODAY};
 
 /// The SQLite store of [`OFFICE`] at `db`.
@@ -44,21 +45,33 @@ pub struct Server {
     pub addr: std::net::SocketAddr,
     pub base: String,
     pub http: reqwest::Client,
+    /// The SQLite file (SQLite only).
     pub db: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
+/// [`start_on`] SQLite.
 pub async fn start(tune: impl FnOnce(&mut CentralSettings)) -> Server {
+    start_on(Backend::Sqlite, tune).await
+}
+
+/// The service of [`OFFICE`] (standard plan, quotas of 500) on `backend`,
+/// with the role matrix's tokens, its settings changed by `tune`.
+pub async fn start_on(backend: Backend, tune: impl FnOnce(&mut CentralSettings)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("central.sqlite3");
     let mut settings = CentralSettings::standard(OFFICE, "Disdukcapil Kota Bogor");
-    for s in &mut settings.sessions {
+    for s in &mut settings.offices[0].sessions {
         s.quota = 500;
     }
     settings.ping_every = Duration::from_millis(200);
     tune(&mut settings);
     let clock = clock();
-    let central = Central::new(settings, sqlite(&db), KeyStore::ephemeral("k-test"), clock);
+    let store = match backend {
+        Backend::Sqlite => sqlite(&db),
+        Backend::Postgres => fresh_store(backend, dir.path()).await,
+    };
+    let central = Central::new(settings, store, KeyStore::ephemeral("k-test"), clock);
     for (secret, role, office, kiosk) in [
         (KIOSK, Role::Kiosk, OFFICE, Some("lobby-1")),
         (KIOSK_2, Role::Kiosk, OFFICE, Some("lobby-2")),
