@@ -146,6 +146,7 @@ fn a_stale_backlog_is_not_read_out() {
         service: "KK".into(),
         called_at: format!("2024-05-08T{at}+07:00"),
         recall: false,
+        priority: false,
     };
     for c in [
         call(1, "A-001", "1", "09:05:00"),

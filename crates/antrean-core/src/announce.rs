@@ -282,6 +282,7 @@ mod tests {
             service: "KK".into(),
             called_at: format!("2024-05-08T{at}+07:00"),
             recall,
+            priority: false,
         }
     }
 

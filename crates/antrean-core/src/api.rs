@@ -87,6 +87,10 @@ pub struct Serving {
     #[serde(default)]
     pub service: String,
     pub called_at: String,
+    /// Called first as a confirmed priority arrival (addition; see
+    /// `CallEvent::priority`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub priority: bool,
 }
 
 /// One counter on the board.
@@ -147,6 +151,35 @@ pub struct HealthReport {
     pub pending_checkins: u64,
     #[serde(default)]
     pub last_event_seq: Option<u64>,
+}
+
+/// Where a check-in's priority claim stands (an addition to `central-api.md`:
+/// elderly, disabled, pregnant or with a small child, UU 25/2009 art. 29).
+/// The resident asks at the kiosk; staff confirm it at the counter; only a
+/// confirmed claim changes the call order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorityState {
+    Requested,
+    Confirmed,
+    Declined,
+}
+
+/// `POST /v1/offices/{office}/checkins/{booking}/priority` body: the kiosk
+/// passes on the resident's request (idempotent; role `kiosk`, own id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorityRequest {
+    pub kiosk: String,
+    /// RFC 3339 with offset.
+    pub requested_at: String,
+}
+
+/// Answer to a priority request, confirmation or decline: where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorityAnswer {
+    pub booking: String,
+    pub number: String,
+    pub priority: PriorityState,
 }
 
 /// `POST /bookings` body (staff and booking side).

@@ -94,23 +94,22 @@ impl BoardState {
                 l.call.number == newest.number && l.call.called_at == newest.called_at
             });
             if !same {
-                let service = snap
+                let serving = snap
                     .counters
                     .iter()
                     .find(|c| c.id == newest.counter)
                     .and_then(|c| c.serving.as_ref())
-                    .filter(|s| s.number == newest.number)
-                    .map(|s| s.service.clone())
-                    .unwrap_or_default();
+                    .filter(|s| s.number == newest.number);
                 self.calls += 1;
                 self.last_call = Some(LastCall {
                     call: CallEvent {
                         seq: snap.seq,
                         number: newest.number.clone(),
                         counter: newest.counter.clone(),
-                        service,
+                        service: serving.map(|s| s.service.clone()).unwrap_or_default(),
                         called_at: newest.called_at.clone(),
                         recall: false,
+                        priority: serving.is_some_and(|s| s.priority),
                     },
                     serial: self.calls,
                 });
@@ -187,6 +186,7 @@ impl BoardState {
             number: call.number.clone(),
             service: call.service.clone(),
             called_at: call.called_at.clone(),
+            priority: call.priority,
         };
         match self
             .snapshot
@@ -280,6 +280,7 @@ mod tests {
             service: "KK".into(),
             called_at: format!("2024-05-08T09:{seq:02}:00+07:00"),
             recall,
+            priority: false,
         })
     }
 

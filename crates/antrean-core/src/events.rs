@@ -18,6 +18,11 @@ pub struct CallEvent {
     pub called_at: String,
     #[serde(default)]
     pub recall: bool,
+    /// Called ahead of the ordinary order because a counter confirmed this
+    /// check-in as a priority arrival (an addition to `central-api.md`;
+    /// absent means `false`, so version 1 readers and writers are unchanged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub priority: bool,
 }
 
 /// `done` and `skip` event data.
@@ -177,6 +182,16 @@ mod tests {
                 service: "KTP-EL".into(),
                 called_at: "2024-05-08T09:40:00+07:00".into(),
                 recall: true,
+                priority: false,
+            }),
+            BoardEvent::Call(CallEvent {
+                seq: 8,
+                number: "B-016".into(),
+                counter: "2".into(),
+                service: "KTP-EL".into(),
+                called_at: "2024-05-08T09:41:00+07:00".into(),
+                recall: false,
+                priority: true,
             }),
             BoardEvent::Done(CounterEvent {
                 seq: 8,
@@ -232,15 +247,20 @@ mod tests {
             ),
             (
                 every_kind()[1].clone(),
+                "call",
+                r#"{"seq":8,"number":"B-016","counter":"2","service":"KTP-EL","called_at":"2024-05-08T09:41:00+07:00","recall":false,"priority":true}"#,
+            ),
+            (
+                every_kind()[2].clone(),
                 "done",
                 r#"{"seq":8,"number":"B-015","counter":"3"}"#,
             ),
             (
-                every_kind()[5].clone(),
+                every_kind()[6].clone(),
                 "notice",
                 r#"{"seq":12,"text":null}"#,
             ),
-            (every_kind()[6].clone(), "reset", r#"{"seq":13}"#),
+            (every_kind()[7].clone(), "reset", r#"{"seq":13}"#),
         ];
         for (event, kind, data) in cases {
             let wire = event.encode();

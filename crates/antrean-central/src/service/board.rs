@@ -124,6 +124,8 @@ impl Office {
                         number: b.number.clone(),
                         service: b.service.clone(),
                         called_at: b.called_at.clone().unwrap_or_default(),
+                        // Set once the call order knows priority arrivals.
+                        priority: false,
                     }),
             })
             .collect();

@@ -64,6 +64,7 @@ impl StoredBooking {
             service: self.service.clone(),
             called_at: called_at.to_string(),
             recall,
+            priority: false,
         })
     }
 
