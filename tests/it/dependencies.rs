@@ -144,3 +144,59 @@ fn the_ui_imports_no_adapter_and_polls_nothing() {
         }
     }
 }
+
+/// The crates' own imports run as ARCHITECTURE.md draws them: the host and
+/// the core import no crate of ours, the central service never the kiosk,
+/// and the kiosk reaches the central service only through `src/embedded.rs`
+/// (the demo's embedded service).
+#[test]
+fn the_crates_import_downwards_only() {
+    let ours = [
+        "antrean-kiosk",
+        "antrean-central",
+        "antrean-host",
+        "antrean-core",
+        "antrean-testkit",
+    ];
+    let below: &[(&str, &[&str])] = &[
+        ("antrean-core", &[]),
+        ("antrean-host", &[]),
+        ("antrean-central", &["antrean-core", "antrean-host"]),
+        (
+            "antrean-kiosk",
+            &["antrean-core", "antrean-host", "antrean-central"],
+        ),
+    ];
+    for (package, may) in below {
+        let tree = normal_tree(package);
+        for other in ours.iter().filter(|o| *o != package) {
+            assert_eq!(
+                tree.iter().any(|c| c == other),
+                may.contains(other),
+                "{package} -> {other}: not as ARCHITECTURE.md draws it"
+            );
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut users = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && std::fs::read_to_string(&path)
+                    .unwrap()
+                    .contains("antrean_central")
+            {
+                users.push(path.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+    }
+    assert_eq!(
+        users,
+        ["embedded.rs"],
+        "the kiosk's files that import the central service"
+    );
+}
