@@ -114,8 +114,46 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// The embedded migrations (`crates/antrean-central/migrations/postgres`).
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// The PostgreSQL schema's versions (`migrations/postgres/NNNN_name.sql`),
+/// embedded: (version, name, SQL), in order; a version is never changed once
+/// shipped. Handed to sqlx's migrator as they are (the same checksums as
+/// its `migrate!` macro, whose compile-time cost this saves); a test holds
+/// the list to the directory.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "city",
+    include_str!("../../migrations/postgres/0001_city.sql"),
+)];
+
+/// [`MIGRATIONS`] as a source for `sqlx::migrate::Migrator`.
+#[derive(Debug)]
+struct Embedded;
+
+impl sqlx::migrate::MigrationSource<'static> for Embedded {
+    fn resolve(
+        self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<Vec<sqlx::migrate::Migration>, sqlx::error::BoxDynError>,
+                > + Send,
+        >,
+    > {
+        let migrations = MIGRATIONS
+            .iter()
+            .map(|(version, name, sql)| {
+                sqlx::migrate::Migration::new(
+                    *version,
+                    (*name).into(),
+                    sqlx::migrate::MigrationType::Simple,
+                    (*sql).into(),
+                    false,
+                )
+            })
+            .collect();
+        Box::pin(std::future::ready(Ok(migrations)))
+    }
+}
 
 impl PostgresStore {
     /// Connects to `url`, applies the migrations it has not had, and (with
@@ -192,11 +230,10 @@ async fn migrate(pool: &PgPool) -> StoreResult<Vec<AppliedMigration>> {
             .fetch_all(pool)
             .await
             .unwrap_or_default();
-    MIGRATOR
-        .run(pool)
-        .await
-        .map_err(|e| StoreError::Migrate(format!("PostgreSQL: {e}")))?;
-    Ok(MIGRATOR
+    let fail = |e: sqlx::migrate::MigrateError| StoreError::Migrate(format!("PostgreSQL: {e}"));
+    let migrator = sqlx::migrate::Migrator::new(Embedded).await.map_err(fail)?;
+    migrator.run(pool).await.map_err(fail)?;
+    Ok(migrator
         .iter()
         .filter(|m| !done.contains(&m.version))
         .map(|m| format!("{:04}_{}", m.version, m.description.replace(' ', "_")))
@@ -335,5 +372,31 @@ impl Store for PostgresStore {
 
     async fn revoke_labelled(&self, label: &str, at: &str) -> StoreResult<usize> {
         queries::revoke_labelled(&self.pool, label, at).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every file of `migrations/postgres` is embedded, in order, under its
+    /// own version and name (a new file not listed would never be applied).
+    #[test]
+    fn every_migration_file_is_embedded() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let listed: Vec<String> = super::MIGRATIONS
+            .iter()
+            .map(|(v, name, _)| format!("{v:04}_{name}.sql"))
+            .collect();
+        assert_eq!(files, listed);
+        for (file, (_, _, sql)) in files.iter().zip(super::MIGRATIONS) {
+            assert_eq!(
+                std::fs::read_to_string(format!("{dir}/{file}")).unwrap(),
+                *sql
+            );
+        }
     }
 }
