@@ -27,6 +27,7 @@ pub mod routes;
 pub mod rules;
 pub mod service;
 pub mod settings;
+pub mod shutdown;
 pub mod store;
 
 pub use error::{ServiceError, ServiceResult};

@@ -20,6 +20,7 @@ mod offices;
 mod roles;
 mod safety;
 mod server;
+mod shutdown;
 mod staff_page;
 mod store;
 mod store_log;
