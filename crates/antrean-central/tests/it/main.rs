@@ -17,6 +17,7 @@ mod limits;
 mod metrics;
 mod migrations;
 mod offices;
+mod packaging;
 mod roles;
 mod safety;
 mod server;
