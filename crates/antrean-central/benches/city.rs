@@ -331,8 +331,10 @@ async fn boards(database: String) {
                 let st = http
                     .post(format!("{base}/checkins"))
                     .bearer_auth(admin.as_str())
-                    .json(&json!({"booking": b["booking"], "number": b["number"], "kiosk": "lobby-1",
-                                  "checked_in_at": now, "offline": false}))
+                    .json(
+                        &json!({"booking": b["booking"], "number": b["number"], "kiosk": "lobby-1",
+                                  "checked_in_at": now, "offline": false}),
+                    )
                     .send()
                     .await
                     .expect("checked in")
@@ -422,7 +424,11 @@ async fn boards(database: String) {
             let answered = Instant::now();
             assert_eq!(resp.status().as_u16(), 200, "call {k}");
             let v: Value = resp.json().await.expect("the call's answer");
-            (office, v["number"].as_str().expect("a number").to_string(), answered)
+            (
+                office,
+                v["number"].as_str().expect("a number").to_string(),
+                answered,
+            )
         }));
     }
     let mut answered = Vec::with_capacity(calls);
@@ -467,5 +473,8 @@ async fn boards(database: String) {
         rss_before,
         rss_idle,
     );
-    assert_eq!(missing, 0, "every subscriber hears every call of its office");
+    assert_eq!(
+        missing, 0,
+        "every subscriber hears every call of its office"
+    );
 }
