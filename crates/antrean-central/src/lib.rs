@@ -11,6 +11,7 @@
 //! `routes` (HTTP) -> `service` (the domain) -> `store` (all SQL),
 //! `fanout` (event streams); `settings`, `config` (the file), `error`,
 //! `rules` and `auth` (pure decisions), `limits`, `keys`, `maintenance`,
+//! `metrics` (counted from the HTTP answers), `shutdown`,
 //! `demo`.
 
 pub mod auth;
@@ -21,10 +22,12 @@ pub mod fanout;
 pub mod keys;
 pub mod limits;
 pub mod maintenance;
+pub mod metrics;
 pub mod routes;
 pub mod rules;
 pub mod service;
 pub mod settings;
+pub mod shutdown;
 pub mod store;
 
 pub use error::{ServiceError, ServiceResult};

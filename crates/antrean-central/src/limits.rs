@@ -259,11 +259,15 @@ pub async fn serve_connections(
     }
     drop(listener);
     closing();
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+    let within = crate::shutdown::DRAIN_WITHIN;
+    if tokio::time::timeout(within, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("some connections were still open 10 s after the stop; closing them");
+        tracing::warn!(
+            ?within,
+            "some connections were still open after the stop; closing them"
+        );
     }
     Ok(())
 }

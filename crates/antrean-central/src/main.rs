@@ -17,11 +17,10 @@ use antrean_central::keys::KeyStore;
 use antrean_central::settings::CentralSettings;
 use antrean_central::store::{AppliedMigration, PostgresOptions, PostgresStore};
 use antrean_central::{
-    limits, maintenance, revoke_token, serve, store_token, Central, SqliteStore, Store,
+    limits, maintenance, revoke_token, serve, shutdown, store_token, Central, SqliteStore, Store,
 };
 use antrean_host::clock::Clock;
 use antrean_host::logging::{self, LogFormat};
-use antrean_host::shutdown_signal;
 
 #[derive(Parser)]
 #[command(
@@ -191,6 +190,8 @@ fn main() -> ExitCode {
 struct Opened {
     store: Arc<dyn Store>,
     applied: Vec<AppliedMigration>,
+    /// Closes its connections at the stop (PostgreSQL's pool).
+    closer: Option<shutdown::Closer>,
 }
 
 /// Opens the configuration's database (SQLite: creating it and its
@@ -208,6 +209,7 @@ async fn open_store(config: &CentralConfig, listen: bool) -> anyhow::Result<Open
             Ok(Opened {
                 store: Arc::new(store),
                 applied,
+                closer: None,
             })
         }
         Storage::Postgres {
@@ -221,9 +223,11 @@ async fn open_store(config: &CentralConfig, listen: bool) -> anyhow::Result<Open
             };
             let store = PostgresStore::connect(url, options).await?;
             let applied = store.applied_migrations().to_vec();
+            let closer: shutdown::Closer = Box::pin(store.closer());
             Ok(Opened {
                 store: Arc::new(store),
                 applied,
+                closer: Some(closer),
             })
         }
     }
@@ -433,6 +437,7 @@ fn run(
         "database ready"
     );
     let store = opened.store;
+    let closer = opened.closer;
     let live = runtime
         .block_on(store.tokens())?
         .iter()
@@ -507,11 +512,13 @@ fn run(
             tokio::spawn(simulate_counters(central.clone(), Duration::from_secs(secs), stop_rx.clone()));
         }
         tokio::spawn(maintenance::run(central.clone(), stop_rx.clone()));
+        shutdown::notify_ready();
         serve(listener, central, async move {
-            shutdown_signal().await;
+            shutdown::signalled().await;
             let _ = stop_tx.send(true);
         })
         .await?;
+        shutdown::close_database(closer).await;
         tracing::info!("stopped");
         Ok(())
     })

@@ -4,7 +4,8 @@
 //! office the service does not hold), reading the request, then calling
 //! that office of the service (`service/`), whose storage never runs on
 //! the async workers. Beside them: the offices a token may see (for the
-//! staff page), liveness and readiness for a load balancer (no token).
+//! staff page), liveness and readiness for a load balancer (no token), the
+//! instance's metrics (`metrics.rs`, which also times every request).
 //! The router adds the request timeout (not on the event stream), the
 //! body limit and the staff page's security headers; `serve` runs it
 //! through the connection limits of `limits.rs`. No rules and no SQL here.
@@ -324,6 +325,7 @@ pub fn router(central: Central) -> Router {
         .route("/staff.css", get(staff_css))
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::endpoint))
         .route("/v1/offices", get(get_offices))
         .route(&format!("{office}/manifest"), get(get_manifest))
         .route(&format!("{office}/checkins"), post(post_checkin))
@@ -348,9 +350,15 @@ pub fn router(central: Central) -> Router {
     let header = |name, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
     };
+    let metrics = crate::metrics::Metrics::of(&central);
     timed
         // Event streams live long: no request timeout on them.
         .route(&format!("{office}/events"), get(get_events))
+        .layer(axum::Extension(metrics.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ))
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))

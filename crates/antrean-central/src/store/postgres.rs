@@ -156,6 +156,14 @@ impl sqlx::migrate::MigrationSource<'static> for Embedded {
 }
 
 impl PostgresStore {
+    /// A future that closes the pool (the graceful stop): it waits for
+    /// the connections in use to come back, then closes them all, so that
+    /// the server sees a clean goodbye rather than dropped sockets.
+    pub fn closer(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let pool = self.pool.clone();
+        async move { pool.close().await }
+    }
+
     /// Connects to `url`, applies the migrations it has not had, and (with
     /// `options.listen`) starts listening for every instance's events.
     pub async fn connect(url: &str, options: PostgresOptions) -> StoreResult<PostgresStore> {

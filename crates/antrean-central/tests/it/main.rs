@@ -5,7 +5,8 @@
 //! Chromium (`staff_page`), the [`antrean_central::Store`] trait's
 //! behaviour, case by case (`store`), three offices kept apart
 //! (`offices`), schema migrations (`migrations`), and several instances
-//! of the real binary on one PostgreSQL (`instances`). Behaviour tests run
+//! of the real binary on one PostgreSQL (`instances`), metrics per
+//! office (`metrics`), the real binary's graceful stop (`shutdown`). Behaviour tests run
 //! on every back end: SQLite, and PostgreSQL from a throwaway cluster the
 //! tests start themselves. Support is split by concern under `support/`.
 
@@ -13,11 +14,14 @@ mod dependencies;
 mod event_log;
 mod instances;
 mod limits;
+mod metrics;
 mod migrations;
 mod offices;
+mod packaging;
 mod roles;
 mod safety;
 mod server;
+mod shutdown;
 mod staff_page;
 mod store;
 mod store_log;
