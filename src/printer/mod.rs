@@ -1,21 +1,24 @@
 //! The thermal printer as one part: a [`Printer`] owns its [`Transport`]
-//! (serial line, virtual file printer; USB-class and network printers
-//! later), asks it for its status (`DLE EOT`), publishes the state for the
-//! health report, the board and `/healthz`, and is the one place that
-//! decides whether a ticket can be printed now. ESC/POS encoding is
-//! `encode`; it never touches a port.
+//! (serial line, USB printer class, network, virtual file printer), asks it
+//! for its status (`DLE EOT`, unless its profile answers none), publishes
+//! the state for the health report, the board and `/healthz`, and is the
+//! one place that decides whether a ticket can be printed now. ESC/POS
+//! encoding is `encode`; it never touches a port. `detect` finds printers
+//! for `printer-detect`.
 
 pub mod encode;
 pub mod file;
+pub mod network;
 pub mod serial;
 pub mod transport;
+pub mod usb;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::config::{PrinterConfig, PrinterPort};
+use crate::config::{PrinterConfig, PrinterPort, StatusSupport};
 use crate::metrics::Metrics;
 use antrean_core::api::PrinterHealth;
 use antrean_core::backoff::Backoff;
@@ -56,14 +59,30 @@ impl PrinterError {
     }
 }
 
-/// The transport the configuration asks for.
+/// True when `path` is (or links to) a USB printer-class device.
+pub fn is_usb_class(path: &std::path::Path) -> bool {
+    std::fs::canonicalize(path).is_ok_and(|p| p.starts_with("/dev/usb/"))
+}
+
+/// The transport the configuration asks for. A serial path that resolves
+/// to `/dev/usb/lp*` (a udev symlink) is driven as a USB printer.
 pub fn transport_for(config: &PrinterConfig, state_dir: &std::path::Path) -> Box<dyn Transport> {
+    let write_timeout = Duration::from_millis(config.write_timeout_ms);
     match &config.port {
         PrinterPort::Virtual => Box::new(file::FileTransport::new(
             state_dir.join("tickets"),
             config.columns,
         )),
+        PrinterPort::UsbClass(path) => Box::new(usb::UsbClassTransport::new(path, write_timeout)),
+        PrinterPort::Serial(path) if is_usb_class(path) => {
+            Box::new(usb::UsbClassTransport::new(path, write_timeout))
+        }
         PrinterPort::Serial(path) => Box::new(serial::SerialTransport::new(path, config)),
+        PrinterPort::Network(addr) => Box::new(network::NetworkTransport::new(
+            addr,
+            Duration::from_millis(config.connect_timeout_ms),
+            write_timeout,
+        )),
     }
 }
 
@@ -71,6 +90,9 @@ pub fn transport_for(config: &PrinterConfig, state_dir: &std::path::Path) -> Box
 /// periodic status checks (backing off while it cannot be reached).
 pub struct Printer {
     transport: Box<dyn Transport>,
+    /// The profile answers `DLE EOT` (otherwise the status is unknown).
+    answers_status: bool,
+    profile: String,
     status_timeout: Duration,
     check_every: Duration,
     backoff: Backoff,
@@ -88,6 +110,8 @@ impl Printer {
         let check_every = Duration::from_secs(config.status_every_seconds.max(1));
         Printer {
             transport,
+            answers_status: config.profile.status == StatusSupport::DleEot,
+            profile: config.profile.name.clone(),
             status_timeout: Duration::from_millis(config.status_timeout_ms),
             check_every,
             backoff: Backoff::new(check_every, CHECK_MAX),
@@ -123,23 +147,7 @@ impl Printer {
     /// A printer that does not answer is offline; while it stays so, the
     /// periodic checks back off.
     pub fn check(&mut self) -> PrinterStatus {
-        let mut replies = [0u8; 4];
-        let status = match self
-            .transport
-            .exchange(&STATUS_QUERY, &mut replies, self.status_timeout)
-        {
-            Err(e) => PrinterStatus::new(PrinterState::Offline, e.to_string()),
-            Ok(n) if n < replies.len() => PrinterStatus::new(
-                PrinterState::Offline,
-                format!(
-                    "the printer on {} does not answer status queries (check power, cable and baud rate)",
-                    self.transport.describe()
-                ),
-            ),
-            Ok(_) => antrean_core::printer_status::decode(replies).unwrap_or_else(|e| {
-                PrinterStatus::new(PrinterState::Error, format!("{e}: check the baud rate"))
-            }),
-        };
+        let status = self.query().unwrap_or_else(|e| PrinterStatus::new(PrinterState::Offline, e.to_string()));
         self.metrics.attempt("printer_check", status.state.as_str());
         let wait = if status.state == PrinterState::Offline {
             self.backoff.next_delay(rand::random())
@@ -150,6 +158,36 @@ impl Printer {
         self.next_check = Instant::now() + wait;
         self.publish(status.state, status.detail.clone());
         status
+    }
+
+    /// Asks the printer (or, when its profile answers no status, only
+    /// whether it can be reached: status unknown); a transport failure is
+    /// the error.
+    fn query(&mut self) -> Result<PrinterStatus, TransportError> {
+        if !self.answers_status {
+            self.transport.probe()?;
+            return Ok(PrinterStatus::unknown(&format!(
+                "printer profile {} answers no status queries; a ticket counts as printed when every byte went out",
+                self.profile
+            )));
+        }
+        let mut replies = [0u8; 4];
+        let status = match self
+            .transport
+            .exchange(&STATUS_QUERY, &mut replies, self.status_timeout)?
+        {
+            n if n < replies.len() => PrinterStatus::new(
+                PrinterState::Offline,
+                format!(
+                    "the printer on {} does not answer status queries (check power, cable and baud rate)",
+                    self.transport.describe()
+                ),
+            ),
+            _ => antrean_core::printer_status::decode(replies).unwrap_or_else(|e| {
+                PrinterStatus::new(PrinterState::Error, format!("{e}: check the baud rate"))
+            }),
+        };
+        Ok(status)
     }
 
     /// The one place that decides whether a ticket can be printed now:
@@ -166,13 +204,34 @@ impl Printer {
     /// Sends one job as one buffer. Ok only when every byte went out and
     /// the printer reports no error afterwards; the state is published
     /// either way.
+    ///
+    /// A network printer that lost its connection during the job (or while
+    /// answering the status after it) dropped the job: it is sent again,
+    /// whole, once, on a fresh connection.
     pub fn print(&mut self, bytes: &[u8], label: &str) -> Result<(), PrinterError> {
-        if let Err(e) = self.transport.send(bytes, label) {
-            let e = PrinterError::from(e);
-            self.publish(e.state(), Some(e.to_string()));
-            return Err(e);
+        match self.print_once(bytes, label) {
+            Err(PrinterError::Transport(e)) if self.transport.resends_after_lost_connection() => {
+                tracing::warn!(printer = %self.transport.describe(), error = %e,
+                    "connection lost during a ticket; sending the whole ticket again");
+                self.metrics.attempt("printer_resend", "lost_connection");
+                self.print_once(bytes, label)
+            }
+            other => other,
         }
-        let after = self.check();
+    }
+
+    fn print_once(&mut self, bytes: &[u8], label: &str) -> Result<(), PrinterError> {
+        let after = self.transport.send(bytes, label).and_then(|()| self.query());
+        let after = match after {
+            Ok(status) => status,
+            Err(e) => {
+                let e = PrinterError::from(e);
+                self.publish(e.state(), Some(e.to_string()));
+                return Err(e);
+            }
+        };
+        self.backoff.reset();
+        self.publish(after.state, after.detail.clone());
         if after.state.can_print() {
             Ok(())
         } else {
