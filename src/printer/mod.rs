@@ -93,6 +93,7 @@ pub struct Printer {
     /// The profile answers `DLE EOT` (otherwise the status is unknown).
     answers_status: bool,
     profile: String,
+    encoding: encode::Encoding,
     status_timeout: Duration,
     check_every: Duration,
     backoff: Backoff,
@@ -112,6 +113,7 @@ impl Printer {
             transport,
             answers_status: config.profile.status == StatusSupport::DleEot,
             profile: config.profile.name.clone(),
+            encoding: encode::Encoding::from_config(config),
             status_timeout: Duration::from_millis(config.status_timeout_ms),
             check_every,
             backoff: Backoff::new(check_every, CHECK_MAX),
@@ -136,6 +138,11 @@ impl Printer {
     /// The printer's state as last seen (health reports, board, `/healthz`).
     pub fn health(&self) -> watch::Receiver<PrinterHealth> {
         self.health.subscribe()
+    }
+
+    /// How tickets for this printer are encoded (its profile).
+    pub fn encoding(&self) -> encode::Encoding {
+        self.encoding
     }
 
     /// Where the printer is, for messages.
