@@ -12,6 +12,8 @@ fn shipped() -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        // The printer profiles are data of their own (checked below).
+        .filter(|p| !p.ends_with("printer-profiles.toml"))
         .collect();
     files.sort();
     files
@@ -38,6 +40,19 @@ fn every_shipped_config_parses_with_its_programs_parser() {
         if let Err(e) = antrean_central::config::CentralFile::load(path) {
             panic!("{}: {e}", path.display());
         }
+    }
+}
+
+#[test]
+fn the_shipped_printer_profiles_are_the_built_in_ones() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let text = std::fs::read_to_string(dir.join("printer-profiles.toml")).unwrap();
+    assert_eq!(text, antrean_kiosk::config::BUILT_IN_PROFILES);
+    let profiles = antrean_kiosk::config::Profiles::parse(&text, "shipped").unwrap();
+    // Every shipped profile is listed in the README.
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for name in profiles.0.keys() {
+        assert!(readme.contains(&format!("`{name}`")), "README lists profile {name}");
     }
 }
 
