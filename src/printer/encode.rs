@@ -280,6 +280,38 @@ pub fn encode_slip_with(
     bytes
 }
 
+/// The `print-test` page: a title, `lines` (the profile), the code page's
+/// upper half (0x80-0xFF, 16 a row, so staff see whether the printer uses
+/// the code page the profile says), each QR of `qrs` the way tickets print
+/// them, and the profile's cut. The one place bytes above 0x7F are sent.
+pub fn encode_test_page(columns: u8, lines: &[String], qrs: &[&str], enc: &Encoding) -> Vec<u8> {
+    let (mut p, capture) = printer(columns);
+    let build = |p: &mut Printer<Capture>| -> escpos::errors::Result<()> {
+        start(p, enc)?.justify(JustifyMode::CENTER)?.bold(true)?;
+        p.writeln("TES PRINTER / PRINTER TEST")?;
+        p.bold(false)?.feed()?.justify(JustifyMode::LEFT)?;
+        for l in lines {
+            p.writeln(&ascii(l))?;
+        }
+        p.feed()?;
+        for row in 0x8u8..=0xf {
+            let mut bytes = format!("{row:X}0: ").into_bytes();
+            bytes.extend((0..16u8).map(|c| (row << 4) | c));
+            bytes.push(b'\n');
+            p.custom(&bytes)?;
+        }
+        for data in qrs {
+            p.feed()?.justify(JustifyMode::CENTER)?;
+            emit_qr(p, &ascii(data), columns, enc)?;
+            p.writeln(&ascii(data))?;
+        }
+        finish(p, enc)
+    };
+    build(&mut p).expect("encoding into memory does not fail");
+    let bytes = capture.0.borrow().clone();
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! encoding is `encode`; it never touches a port. `detect` finds printers
 //! for `printer-detect`.
 
+pub mod detect;
 pub mod encode;
 pub mod file;
 pub mod network;
@@ -178,23 +179,31 @@ impl Printer {
                 self.profile
             )));
         }
-        let mut replies = [0u8; 4];
-        let status = match self
-            .transport
-            .exchange(&STATUS_QUERY, &mut replies, self.status_timeout)?
-        {
-            n if n < replies.len() => PrinterStatus::new(
+        Ok(self.ask()?.unwrap_or_else(|| {
+            PrinterStatus::new(
                 PrinterState::Offline,
                 format!(
                     "the printer on {} does not answer status queries (check power, cable and baud rate)",
                     self.transport.describe()
                 ),
-            ),
-            _ => antrean_core::printer_status::decode(replies).unwrap_or_else(|e| {
-                PrinterStatus::new(PrinterState::Error, format!("{e}: check the baud rate"))
-            }),
-        };
-        Ok(status)
+            )
+        }))
+    }
+
+    /// Sends `DLE EOT` 1-4 and decodes the answer: `None` when the printer
+    /// stayed silent, an error when it cannot be reached. Publishes nothing
+    /// (`printer-detect` uses it to probe).
+    pub fn ask(&mut self) -> Result<Option<PrinterStatus>, TransportError> {
+        let mut replies = [0u8; 4];
+        let n = self
+            .transport
+            .exchange(&STATUS_QUERY, &mut replies, self.status_timeout)?;
+        if n < replies.len() {
+            return Ok(None);
+        }
+        Ok(Some(antrean_core::printer_status::decode(replies).unwrap_or_else(|e| {
+            PrinterStatus::new(PrinterState::Error, format!("{e}: check the baud rate"))
+        })))
     }
 
     /// The one place that decides whether a ticket can be printed now:

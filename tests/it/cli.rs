@@ -187,7 +187,7 @@ fn print_test_goes_to_the_virtual_printer() {
     let config = write_config(dir.path(), &state, 48);
     let (code, out, err) = kiosk(&["print-test", "--config", config.to_str().unwrap()], None);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("test ticket sent"), "{out}");
+    assert!(out.contains("test page sent"), "{out}");
     let files: Vec<_> = std::fs::read_dir(state.join("tickets"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
