@@ -7,6 +7,7 @@
 //! to this binary: run the whole `cargo test` at the top of the workspace.
 
 mod audio;
+mod cage;
 mod board_sync;
 mod central_faults;
 mod central_loop;
