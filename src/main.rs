@@ -278,7 +278,10 @@ fn print_test(config: &Config) -> anyhow::Result<()> {
         format!("Profil  : {}", profile.name),
         format!("  {}", profile.description),
         format!("Kolom   : {}", p.columns),
-        format!("Kode hal: {} (ESC t {})", profile.code_page_name, profile.code_page),
+        format!(
+            "Kode hal: {} (ESC t {})",
+            profile.code_page_name, profile.code_page
+        ),
         format!("QR      : {:?}", p.qr_style()).to_lowercase(),
         format!("Pemotong: {:?}", profile.cutter).to_lowercase(),
         format!("Status  : {:?}", profile.status).to_lowercase(),

@@ -100,9 +100,8 @@ impl PrinterPort {
 
 fn parse_network(rest: &str) -> Result<NetworkAddr, String> {
     let rest = rest.trim_end_matches('/');
-    let bad = || {
-        format!("\"tcp://{rest}\" must be a host and port such as \"tcp://192.0.2.10:9100\"")
-    };
+    let bad =
+        || format!("\"tcp://{rest}\" must be a host and port such as \"tcp://192.0.2.10:9100\"");
     let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
         let (host, after) = v6.split_once(']').ok_or_else(bad)?;
         (host, after.strip_prefix(':'))
@@ -288,8 +287,8 @@ impl PrinterConfig {
     /// Looks the profile up and fills in what the file left to it
     /// (`columns`). Errors are `(key, problem)`.
     pub fn resolve(&mut self) -> Result<(), (&'static str, String)> {
-        let profiles =
-            Profiles::load(self.profiles_file.as_deref()).map_err(|e| ("printer.profiles_file", e))?;
+        let profiles = Profiles::load(self.profiles_file.as_deref())
+            .map_err(|e| ("printer.profiles_file", e))?;
         let name = match (&self.profile_name, self.columns) {
             (Some(name), _) => name.trim().to_string(),
             (None, 32) => "generic-58mm".to_string(),
@@ -365,20 +364,38 @@ mod tests {
     fn ports_parse_to_their_transport() {
         let cases: Vec<(&str, Result<PrinterPort, ()>)> = vec![
             ("virtual", Ok(PrinterPort::Virtual)),
-            ("/dev/ttyUSB0", Ok(PrinterPort::Serial("/dev/ttyUSB0".into()))),
-            ("/dev/usb/lp0", Ok(PrinterPort::UsbClass("/dev/usb/lp0".into()))),
-            ("usb:/dev/antrean-printer", Ok(PrinterPort::UsbClass("/dev/antrean-printer".into()))),
+            (
+                "/dev/ttyUSB0",
+                Ok(PrinterPort::Serial("/dev/ttyUSB0".into())),
+            ),
+            (
+                "/dev/usb/lp0",
+                Ok(PrinterPort::UsbClass("/dev/usb/lp0".into())),
+            ),
+            (
+                "usb:/dev/antrean-printer",
+                Ok(PrinterPort::UsbClass("/dev/antrean-printer".into())),
+            ),
             (
                 "tcp://192.0.2.10:9100",
-                Ok(PrinterPort::Network(NetworkAddr { host: "192.0.2.10".into(), port: 9100 })),
+                Ok(PrinterPort::Network(NetworkAddr {
+                    host: "192.0.2.10".into(),
+                    port: 9100,
+                })),
             ),
             (
                 "tcp://printer.local",
-                Ok(PrinterPort::Network(NetworkAddr { host: "printer.local".into(), port: 9100 })),
+                Ok(PrinterPort::Network(NetworkAddr {
+                    host: "printer.local".into(),
+                    port: 9100,
+                })),
             ),
             (
                 "tcp://[::1]:9101",
-                Ok(PrinterPort::Network(NetworkAddr { host: "::1".into(), port: 9101 })),
+                Ok(PrinterPort::Network(NetworkAddr {
+                    host: "::1".into(),
+                    port: 9101,
+                })),
             ),
             ("tcp://:9100", Err(())),
             ("tcp://host:0", Err(())),
@@ -390,7 +407,11 @@ mod tests {
             let got = PrinterPort::parse(text).map_err(|_| ());
             assert_eq!(got, expect, "{text}");
             if let Ok(port) = got {
-                assert_eq!(PrinterPort::parse(&port.to_string()).unwrap(), port, "{text}");
+                assert_eq!(
+                    PrinterPort::parse(&port.to_string()).unwrap(),
+                    port,
+                    "{text}"
+                );
             }
         }
     }

@@ -38,9 +38,9 @@ impl Found {
         match (self.state, self.reachable, &self.port) {
             (Some(_), _, _) => Some(s),
             // A USB or network printer that takes data but answers no status.
-            (None, true, PrinterPort::UsbClass(_) | PrinterPort::Network(_)) => {
-                Some(format!("{s}\nprofile = \"xprinter-xp-58\"  # or any profile with status = \"none\""))
-            }
+            (None, true, PrinterPort::UsbClass(_) | PrinterPort::Network(_)) => Some(format!(
+                "{s}\nprofile = \"xprinter-xp-58\"  # or any profile with status = \"none\""
+            )),
             _ => None,
         }
     }
@@ -48,7 +48,11 @@ impl Found {
 
 /// The ports worth asking: serial ports, USB printers, the stable link,
 /// the configured one (and `extra`), without the scanner's.
-pub fn candidates(config: &PrinterConfig, scanner: Option<&str>, extra: &[String]) -> Vec<PrinterPort> {
+pub fn candidates(
+    config: &PrinterConfig,
+    scanner: Option<&str>,
+    extra: &[String],
+) -> Vec<PrinterPort> {
     let mut ports: Vec<PrinterPort> = Vec::new();
     let mut add = |p: PrinterPort| {
         if !ports.contains(&p) {
@@ -71,7 +75,10 @@ pub fn candidates(config: &PrinterConfig, scanner: Option<&str>, extra: &[String
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("lp")))
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("lp"))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -112,11 +119,8 @@ pub fn probe(base: &PrinterConfig, port: &PrinterPort) -> Found {
     };
     for baud in bauds {
         config.baud = baud;
-        let mut printer = Printer::from_config(
-            &config,
-            Path::new("/nonexistent"),
-            Arc::new(Metrics::new()),
-        );
+        let mut printer =
+            Printer::from_config(&config, Path::new("/nonexistent"), Arc::new(Metrics::new()));
         match printer.ask() {
             Err(e) => {
                 return Found {

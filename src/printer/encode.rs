@@ -12,9 +12,7 @@ use std::rc::Rc;
 use escpos::driver::Driver;
 use escpos::printer::Printer;
 use escpos::printer_options::PrinterOptions;
-use escpos::utils::{
-    JustifyMode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption,
-};
+use escpos::utils::{JustifyMode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption};
 
 use antrean_core::ticket::{ascii, Ticket};
 
@@ -124,7 +122,11 @@ pub fn encode_ticket_with(t: &Ticket, enc: &Encoding) -> Vec<u8> {
     bytes
 }
 
-fn build_ticket(p: &mut Printer<Capture>, t: &Ticket, enc: &Encoding) -> escpos::errors::Result<()> {
+fn build_ticket(
+    p: &mut Printer<Capture>,
+    t: &Ticket,
+    enc: &Encoding,
+) -> escpos::errors::Result<()> {
     let size = number_size(&t.number, t.columns);
     start(p, enc)?.justify(JustifyMode::CENTER)?.bold(true)?;
     for line in &t.office_lines {
@@ -446,19 +448,31 @@ mod tests {
         let cases = [
             (Encoding::default(), 0u8, Some(true), "native"),
             (
-                Encoding { code_page: 19, cutter: Cutter::Full, qr: QrStyle::Native },
+                Encoding {
+                    code_page: 19,
+                    cutter: Cutter::Full,
+                    qr: QrStyle::Native,
+                },
                 19,
                 Some(false),
                 "native",
             ),
             (
-                Encoding { code_page: 0, cutter: Cutter::None, qr: QrStyle::Text },
+                Encoding {
+                    code_page: 0,
+                    cutter: Cutter::None,
+                    qr: QrStyle::Text,
+                },
                 0,
                 None,
                 "text",
             ),
             (
-                Encoding { code_page: 0, cutter: Cutter::Partial, qr: QrStyle::Raster },
+                Encoding {
+                    code_page: 0,
+                    cutter: Cutter::Partial,
+                    qr: QrStyle::Raster,
+                },
                 0,
                 Some(true),
                 "raster",
@@ -466,7 +480,10 @@ mod tests {
         ];
         for (enc, page, cut, qr) in cases {
             let bytes = encode_ticket_with(&t, &enc);
-            assert!(bytes.starts_with(&[0x1b, b'@', 0x1b, b't', page]), "{enc:?}");
+            assert!(
+                bytes.starts_with(&[0x1b, b'@', 0x1b, b't', page]),
+                "{enc:?}"
+            );
             let els = decode(&bytes).unwrap();
             let cuts: Vec<bool> = els
                 .iter()
@@ -478,7 +495,11 @@ mod tests {
             assert_eq!(cuts, cut.into_iter().collect::<Vec<_>>(), "{enc:?}");
             let native = els.iter().any(|e| matches!(e, Element::Qr { .. }));
             let raster = els.iter().any(|e| matches!(e, Element::Raster { .. }));
-            assert_eq!((native, raster), (qr == "native", qr == "raster"), "{enc:?}");
+            assert_eq!(
+                (native, raster),
+                (qr == "native", qr == "raster"),
+                "{enc:?}"
+            );
             if qr == "text" {
                 assert!(els.iter().any(|e| matches!(e,
                     Element::Line(l) if l.text == "BGR-240508-00123" && l.width == 2)));
@@ -495,19 +516,23 @@ mod tests {
     fn raster_qr_is_the_code_and_its_size_is_documented() {
         let mut sizes = Vec::new();
         for columns in [48u8, 32] {
-            let enc = Encoding { qr: QrStyle::Raster, ..Encoding::default() };
+            let enc = Encoding {
+                qr: QrStyle::Raster,
+                ..Encoding::default()
+            };
             let bytes = encode_ticket_with(&ticket(columns, false, "B-015"), &enc);
             let els = decode(&bytes).unwrap();
-            let Some(Element::Raster { width, height, bits }) =
-                els.iter().find(|e| matches!(e, Element::Raster { .. }))
+            let Some(Element::Raster {
+                width,
+                height,
+                bits,
+            }) = els.iter().find(|e| matches!(e, Element::Raster { .. }))
             else {
                 panic!("no raster")
             };
-            let code = qrcode::QrCode::with_error_correction_level(
-                "BGR-240508-00123",
-                qrcode::EcLevel::M,
-            )
-            .unwrap();
+            let code =
+                qrcode::QrCode::with_error_correction_level("BGR-240508-00123", qrcode::EcLevel::M)
+                    .unwrap();
             let module = usize::from(qr_module(columns));
             assert_eq!(usize::from(*height), (code.width() + 8) * module);
             // Every module's top-left dot is the module's colour.

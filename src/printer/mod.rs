@@ -155,7 +155,9 @@ impl Printer {
     /// A printer that does not answer is offline; while it stays so, the
     /// periodic checks back off.
     pub fn check(&mut self) -> PrinterStatus {
-        let status = self.query().unwrap_or_else(|e| PrinterStatus::new(PrinterState::Offline, e.to_string()));
+        let status = self
+            .query()
+            .unwrap_or_else(|e| PrinterStatus::new(PrinterState::Offline, e.to_string()));
         self.metrics.attempt("printer_check", status.state.as_str());
         let wait = if status.state == PrinterState::Offline {
             self.backoff.next_delay(rand::random())
@@ -201,9 +203,11 @@ impl Printer {
         if n < replies.len() {
             return Ok(None);
         }
-        Ok(Some(antrean_core::printer_status::decode(replies).unwrap_or_else(|e| {
-            PrinterStatus::new(PrinterState::Error, format!("{e}: check the baud rate"))
-        })))
+        Ok(Some(
+            antrean_core::printer_status::decode(replies).unwrap_or_else(|e| {
+                PrinterStatus::new(PrinterState::Error, format!("{e}: check the baud rate"))
+            }),
+        ))
     }
 
     /// The one place that decides whether a ticket can be printed now:
@@ -237,7 +241,10 @@ impl Printer {
     }
 
     fn print_once(&mut self, bytes: &[u8], label: &str) -> Result<(), PrinterError> {
-        let after = self.transport.send(bytes, label).and_then(|()| self.query());
+        let after = self
+            .transport
+            .send(bytes, label)
+            .and_then(|()| self.query());
         let after = match after {
             Ok(status) => status,
             Err(e) => {

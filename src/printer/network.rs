@@ -65,7 +65,8 @@ impl NetworkTransport {
                     self.stream = Some(stream);
                 }
                 Err(reason) => {
-                    self.not_before = Some(Instant::now() + self.backoff.next_delay(rand::random()));
+                    self.not_before =
+                        Some(Instant::now() + self.backoff.next_delay(rand::random()));
                     return Err(self.unavailable(reason));
                 }
             }
@@ -108,7 +109,9 @@ impl Transport for NetworkTransport {
     fn send(&mut self, bytes: &[u8], _label: &str) -> Result<(), TransportError> {
         let limit = self.write_timeout;
         let stream = self.connect()?;
-        let result = drain(stream).map_err(|e| (0, e)).and_then(|()| write_within(stream, bytes, limit));
+        let result = drain(stream)
+            .map_err(|e| (0, e))
+            .and_then(|()| write_within(stream, bytes, limit));
         result.map_err(|(written, reason)| {
             self.lost();
             TransportError::Write {
@@ -129,8 +132,12 @@ impl Transport for NetworkTransport {
         let limit = self.write_timeout;
         let stream = self.connect()?;
         let result = drain(stream)
-            .and_then(|()| write_within(stream, query, limit).map_err(|(_, e)| format!("query not sent: {e}")))
-            .and_then(|()| read_within(stream, reply, deadline).map_err(|e| format!("reply not read: {e}")));
+            .and_then(|()| {
+                write_within(stream, query, limit).map_err(|(_, e)| format!("query not sent: {e}"))
+            })
+            .and_then(|()| {
+                read_within(stream, reply, deadline).map_err(|e| format!("reply not read: {e}"))
+            });
         result.map_err(|reason| {
             self.lost();
             TransportError::Exchange {

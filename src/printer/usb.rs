@@ -30,7 +30,11 @@ pub(crate) fn device_id(path: &Path) -> Option<u64> {
 
 /// Waits until `file` is ready for `events` (`POLLIN`, `POLLOUT`), at most
 /// `wait`; false when the time ran out.
-pub(crate) fn ready(file: &impl AsRawFd, events: libc::c_short, wait: Duration) -> std::io::Result<bool> {
+pub(crate) fn ready(
+    file: &impl AsRawFd,
+    events: libc::c_short,
+    wait: Duration,
+) -> std::io::Result<bool> {
     let mut fds = libc::pollfd {
         fd: file.as_raw_fd(),
         events,
@@ -88,10 +92,12 @@ impl UsbClassTransport {
             self.device = device_id(&self.path);
             self.file = Some(file);
         }
-        self.file.as_mut().ok_or_else(|| TransportError::Unavailable {
-            port: self.path.display().to_string(),
-            reason: "not open".into(),
-        })
+        self.file
+            .as_mut()
+            .ok_or_else(|| TransportError::Unavailable {
+                port: self.path.display().to_string(),
+                reason: "not open".into(),
+            })
     }
 }
 
@@ -112,7 +118,10 @@ pub(crate) fn write_within(
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 let left = limit.saturating_sub(started.elapsed());
                 if left.is_zero() {
-                    return Err((written, format!("no progress within {} ms", limit.as_millis())));
+                    return Err((
+                        written,
+                        format!("no progress within {} ms", limit.as_millis()),
+                    ));
                 }
                 ready(out, libc::POLLOUT, left).map_err(|e| (written, e.to_string()))?;
             }

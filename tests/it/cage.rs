@@ -141,10 +141,16 @@ fn the_kiosk_runs_under_cage_and_shows_the_success_screen() {
     });
     // The Wayland socket cage made for its client.
     let socket: PathBuf = wait_for("cage's Wayland socket", LIMIT, || {
-        std::fs::read_dir(runtime.path()).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("wayland-") && !n.to_string_lossy().ends_with(".lock"))
-        })
+        std::fs::read_dir(runtime.path())
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name().is_some_and(|n| {
+                    n.to_string_lossy().starts_with("wayland-")
+                        && !n.to_string_lossy().ends_with(".lock")
+                })
+            })
     });
     let shot = office.dir.path().join("shot.png");
     let grim = |out: &Path| {
@@ -156,15 +162,25 @@ fn the_kiosk_runs_under_cage_and_shows_the_success_screen() {
             .is_ok_and(|s| s.success())
     };
     // The idle screen first, so the check below can fail.
-    let idle = wait_for("the idle screen (its yellow buttons) under cage", LIMIT, || {
-        grim(&shot)
-            .then(|| colours(&shot))
-            .flatten()
-            .filter(|c| c.1 > 1000)
-    });
+    let idle = wait_for(
+        "the idle screen (its yellow buttons) under cage",
+        LIMIT,
+        || {
+            grim(&shot)
+                .then(|| colours(&shot))
+                .flatten()
+                .filter(|c| c.1 > 1000)
+        },
+    );
     assert_eq!(idle.2, 0, "no refusal on the idle screen");
     println!("idle screen colours (ok, accent, bad): {idle:?}");
-    scanner.scan(&token("BGR-240508-00123", "B-015", "2024-05-08", "09:00-10:00", "KTP-EL"));
+    scanner.scan(&token(
+        "BGR-240508-00123",
+        "B-015",
+        "2024-05-08",
+        "09:00-10:00",
+        "KTP-EL",
+    ));
     wait_for("the scan to be accepted", LIMIT, || {
         read_log().contains("\"outcome\":\"accept\"").then_some(())
     });
@@ -177,9 +193,13 @@ fn the_kiosk_runs_under_cage_and_shows_the_success_screen() {
     println!("success screen colours (ok, accent, bad): {success:?}");
     // And the ticket went to the (virtual) printer.
     wait_for("the ticket", LIMIT, || {
-        std::fs::read_dir(office.state_dir.join("tickets")).ok()?.next().map(|_| ())
+        std::fs::read_dir(office.state_dir.join("tickets"))
+            .ok()?
+            .next()
+            .map(|_| ())
     });
-    let keep = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots/kiosk-success-cage.png");
+    let keep =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots/kiosk-success-cage.png");
     std::fs::copy(&shot, &keep).unwrap();
     drop(cage);
 }

@@ -50,9 +50,13 @@ fn the_shipped_printer_profiles_are_the_built_in_ones() {
     assert_eq!(text, antrean_kiosk::config::BUILT_IN_PROFILES);
     let profiles = antrean_kiosk::config::Profiles::parse(&text, "shipped").unwrap();
     // Every shipped profile is listed in the README.
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     for name in profiles.0.keys() {
-        assert!(readme.contains(&format!("`{name}`")), "README lists profile {name}");
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "README lists profile {name}"
+        );
     }
 }
 

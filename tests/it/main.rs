@@ -7,8 +7,8 @@
 //! to this binary: run the whole `cargo test` at the top of the workspace.
 
 mod audio;
-mod cage;
 mod board_sync;
+mod cage;
 mod central_faults;
 mod central_loop;
 mod central_unreachable;

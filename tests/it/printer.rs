@@ -227,7 +227,12 @@ fn network_printer_closed_mid_ticket_gets_it_again_once() {
     let whole = antrean_kiosk::escpos_decode::decode(&tickets[1]).unwrap();
     assert!(whole.iter().any(|e| matches!(e,
         antrean_kiosk::escpos_decode::Element::Qr { data, .. } if *data == t[0].1)));
-    assert!(r.printer.connections.load(std::sync::atomic::Ordering::Relaxed) >= 2);
+    assert!(
+        r.printer
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 2
+    );
     // The next resident's ticket goes out once, whole.
     assert_eq!(r.scan(&t[1].0)["outcome"], "accept");
     let tickets = r.printer.tickets();
@@ -256,8 +261,12 @@ fn printer_without_status_prints_with_status_unknown() {
     );
     let bytes = r.printer.snapshot();
     let els = antrean_kiosk::escpos_decode::decode(&bytes).unwrap();
-    assert!(els.iter().any(|e| matches!(e, antrean_kiosk::escpos_decode::Element::Raster { .. })));
-    assert!(!els.iter().any(|e| matches!(e, antrean_kiosk::escpos_decode::Element::Cut { .. })));
+    assert!(els
+        .iter()
+        .any(|e| matches!(e, antrean_kiosk::escpos_decode::Element::Raster { .. })));
+    assert!(!els
+        .iter()
+        .any(|e| matches!(e, antrean_kiosk::escpos_decode::Element::Cut { .. })));
     // `printer-status` says the status is unknown, and that it can print.
     let out = Command::new(env!("CARGO_BIN_EXE_antrean-kiosk"))
         .args(["printer-status", "--config"])

@@ -34,7 +34,10 @@ fn print_test_shows_profile_code_page_and_both_qr_codes_on_every_transport() {
         let config = office.config.to_str().unwrap().to_string();
         let (code, out) = kiosk(&["print-test", "--config", &config]);
         assert_eq!(code, Some(0), "{link:?}: {out}");
-        assert!(out.contains("printer said / jawaban printer: ok"), "{link:?}: {out}");
+        assert!(
+            out.contains("printer said / jawaban printer: ok"),
+            "{link:?}: {out}"
+        );
         assert!(out.contains("profile: epson-tm-t82"), "{out}");
         let page = tap.wait_tickets(1).remove(0);
         let els = decode(&page).unwrap();
@@ -53,7 +56,11 @@ fn print_test_shows_profile_code_page_and_both_qr_codes_on_every_transport() {
             Element::Line(l) if l.text.contains("PC437 (ESC t 0)"))));
         // Every character of the code page's upper half, once.
         for b in 0x80u8..=0xff {
-            assert_eq!(page.iter().filter(|x| **x == b).count(), 1, "{link:?}: byte {b:#x}");
+            assert_eq!(
+                page.iter().filter(|x| **x == b).count(),
+                1,
+                "{link:?}: byte {b:#x}"
+            );
         }
         // Out of paper: nothing printed, and the command says why.
         tap.set(|s| s.state = PrinterState::PaperOut);
@@ -90,11 +97,18 @@ fn printer_detect_lists_each_printer_with_its_config_line() {
     ]);
     assert_eq!(code, Some(0), "{out}");
     let expect = [
-        format!("{}: paper_low (the paper roll is nearly empty)\n  [printer]\n  port = \"{}\"\n", network.port, network.port),
+        format!(
+            "{}: paper_low (the paper roll is nearly empty)\n  [printer]\n  port = \"{}\"\n",
+            network.port, network.port
+        ),
         format!("{link}: ok\n  [printer]\n  port = \"{link}\"\n  baud = 19200\n"),
         format!("{}: no status (", silent.port),
-        format!("  port = \"{}\"\n  profile = \"xprinter-xp-58\"", silent.port),
-        "tcp://127.0.0.1:1: not reachable (printer on tcp://127.0.0.1:1 cannot be opened".to_string(),
+        format!(
+            "  port = \"{}\"\n  profile = \"xprinter-xp-58\"",
+            silent.port
+        ),
+        "tcp://127.0.0.1:1: not reachable (printer on tcp://127.0.0.1:1 cannot be opened"
+            .to_string(),
     ];
     for e in expect {
         assert!(out.contains(&e), "missing {e:?} in:\n{out}");
