@@ -101,11 +101,24 @@ struct Decoder<'a> {
     qr_ec: char,
     qr_size: u8,
     qr_data: Option<String>,
+    /// Bytes 0x80-0xFF are text (the code page's own characters).
+    upper_half: bool,
 }
 
 /// Decodes a byte stream.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Element>, DecodeError> {
+    decode_with(bytes, false)
+}
+
+/// Like [`decode`], but bytes 0x80-0xFF are text: the code page's own
+/// characters, which only `print-test`'s page sends (a ticket never does).
+pub fn decode_test_page(bytes: &[u8]) -> Result<Vec<Element>, DecodeError> {
+    decode_with(bytes, true)
+}
+
+fn decode_with(bytes: &[u8], upper_half: bool) -> Result<Vec<Element>, DecodeError> {
     let mut d = Decoder {
+        upper_half,
         bytes,
         pos: 0,
         style: Style::default(),
@@ -175,7 +188,7 @@ impl Decoder<'_> {
                 0x0D => {}
                 // Printable ASCII; the upper half is the code page's own
                 // characters (only `print-test` sends them).
-                0x20..=0x7E | 0x80..=0xFF => {
+                0x20..=0x7E | 0x80..=0xFF if b < 0x80 || self.upper_half => {
                     if self.line.is_empty() {
                         self.line_style = self.style;
                     }

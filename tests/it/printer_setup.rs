@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use antrean_core::printer_status::PrinterState;
-use antrean_kiosk::escpos_decode::{decode, Element};
+use antrean_kiosk::escpos_decode::{decode_test_page, Element};
 use antrean_testkit::prelude::*;
 
 fn kiosk(args: &[&str]) -> (Option<i32>, String) {
@@ -40,7 +40,7 @@ fn print_test_shows_profile_code_page_and_both_qr_codes_on_every_transport() {
         );
         assert!(out.contains("profile: epson-tm-t82"), "{out}");
         let page = tap.wait_tickets(1).remove(0);
-        let els = decode(&page).unwrap();
+        let els = decode_test_page(&page).unwrap();
         let qrs: Vec<&str> = els
             .iter()
             .filter_map(|e| match e {

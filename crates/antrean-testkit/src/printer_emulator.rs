@@ -339,6 +339,7 @@ pub fn split_tickets(bytes: &[u8]) -> Vec<Vec<u8>> {
 /// True when the ticket's bytes decode and end with a cut.
 pub fn ends_with_cut(ticket: &[u8]) -> bool {
     antrean_kiosk::escpos_decode::decode(ticket)
+        .or_else(|_| antrean_kiosk::escpos_decode::decode_test_page(ticket))
         .map(|els| {
             els.iter()
                 .any(|e| matches!(e, antrean_kiosk::escpos_decode::Element::Cut { .. }))
