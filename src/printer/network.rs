@@ -164,3 +164,55 @@ impl Transport for NetworkTransport {
         format!("{} (network printer)", self.addr)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> NetworkAddr {
+        NetworkAddr {
+            host: "127.0.0.1".into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn a_printer_that_is_not_there_is_retried_after_a_backoff_and_found_when_back() {
+        // A port nobody listens on (bound, then closed).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut t = NetworkTransport::new(
+            &addr(port),
+            Duration::from_millis(500),
+            Duration::from_millis(500),
+        );
+        let first = t.send(b"x", "t").unwrap_err().to_string();
+        assert!(first.contains("connecting to 127.0.0.1"), "{first}");
+        // At once again: not even tried, the backoff holds it.
+        let second = t.send(b"x", "t").unwrap_err().to_string();
+        assert!(second.contains("trying again in"), "{second}");
+        // The printer comes back on that port: found after the backoff.
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        t.not_before = Some(Instant::now());
+        t.send(b"hello", "t").unwrap();
+        let (mut s, _) = listener.accept().unwrap();
+        let mut got = [0u8; 5];
+        std::io::Read::read_exact(&mut s, &mut got).unwrap();
+        assert_eq!(&got, b"hello");
+        // The printer closes the connection: the next exchange says so.
+        drop(s);
+        let mut reply = [0u8; 4];
+        let e = t
+            .exchange(&[0x10, 0x04, 1], &mut reply, Duration::from_millis(500))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("closed") || e.contains("reset") || e.contains("Broken pipe"),
+            "{e}"
+        );
+        assert!(t.stream.is_none(), "a lost connection is dropped");
+    }
+}
