@@ -275,7 +275,12 @@ impl Printer {
     }
 
     fn publish(&self, state: PrinterState, detail: Option<String>) {
-        if self.health.borrow().state != state {
+        let unknown = |d: Option<&str>| antrean_core::printer_status::is_unknown(state, d);
+        let was_unknown = {
+            let h = self.health.borrow();
+            antrean_core::printer_status::is_unknown(h.state, h.detail.as_deref())
+        };
+        if self.health.borrow().state != state || was_unknown != unknown(detail.as_deref()) {
             if state.can_print() {
                 tracing::info!(state = state.as_str(), detail = ?detail, "printer state");
             } else {
