@@ -43,6 +43,13 @@ pub enum Element {
         ec: char,
         module_size: u8,
     },
+    /// A raster image (`GS v 0`): `width` dots wide (a multiple of 8),
+    /// `height` rows, one bit per dot, rows of `width / 8` bytes.
+    Raster {
+        width: u16,
+        height: u16,
+        bits: Vec<u8>,
+    },
     /// Blank lines fed (`LF` on an empty line, `ESC d n`).
     Feed(u8),
     Cut {
@@ -94,11 +101,24 @@ struct Decoder<'a> {
     qr_ec: char,
     qr_size: u8,
     qr_data: Option<String>,
+    /// Bytes 0x80-0xFF are text (the code page's own characters).
+    upper_half: bool,
 }
 
 /// Decodes a byte stream.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Element>, DecodeError> {
+    decode_with(bytes, false)
+}
+
+/// Like [`decode`], but bytes 0x80-0xFF are text: the code page's own
+/// characters, which only `print-test`'s page sends (a ticket never does).
+pub fn decode_test_page(bytes: &[u8]) -> Result<Vec<Element>, DecodeError> {
+    decode_with(bytes, true)
+}
+
+fn decode_with(bytes: &[u8], upper_half: bool) -> Result<Vec<Element>, DecodeError> {
     let mut d = Decoder {
+        upper_half,
         bytes,
         pos: 0,
         style: Style::default(),
@@ -166,7 +186,9 @@ impl Decoder<'_> {
             match b {
                 0x0A => self.end_line(),
                 0x0D => {}
-                0x20..=0x7E => {
+                // Printable ASCII; the upper half is the code page's own
+                // characters (only `print-test` sends them).
+                0x20..=0x7E | 0x80..=0xFF if b < 0x80 || self.upper_half => {
                     if self.line.is_empty() {
                         self.line_style = self.style;
                     }
@@ -293,6 +315,25 @@ impl Decoder<'_> {
                 self.flush_pending();
                 self.out.push(Element::Cut { partial });
             }
+            b'v' => {
+                let head = self.take(4, "GS v 0 header")?.to_vec();
+                if head[0] != b'0' && head[0] != 0 {
+                    return Err(self.err(at, "unsupported GS v".to_string()));
+                }
+                let xb = u16::from(head[2]) | (u16::from(head[3]) << 8);
+                let yl = self.byte("GS v 0 height")?;
+                let yh = self.byte("GS v 0 height")?;
+                let height = u16::from(yl) | (u16::from(yh) << 8);
+                let bits = self
+                    .take(usize::from(xb) * usize::from(height), "GS v 0 image")?
+                    .to_vec();
+                self.flush_pending();
+                self.out.push(Element::Raster {
+                    width: xb.saturating_mul(8),
+                    height,
+                    bits,
+                });
+            }
             b'(' => {
                 let k = self.byte("GS (")?;
                 let len = self.take(2, "GS ( length")?;
@@ -391,6 +432,10 @@ pub fn render_text(elements: &[Element], columns: u8) -> String {
             }
             Element::Qr { data, ec, .. } => {
                 out.push_str(&place(&format!("[QR {ec}: {data}]"), Align::Center));
+                out.push('\n');
+            }
+            Element::Raster { width, height, .. } => {
+                out.push_str(&place(&format!("[raster {width}x{height}]"), Align::Center));
                 out.push('\n');
             }
             Element::Feed(n) => {

@@ -61,10 +61,20 @@ enum Command {
         #[arg(long)]
         sample: bool,
     },
-    /// Print a test ticket on the configured printer.
+    /// Print a test page on the configured printer (its profile, the code
+    /// page's characters, both QR codes) and report what the printer said.
     PrintTest {
         #[arg(long)]
         config: PathBuf,
+    },
+    /// List the printers this kiosk can see, ask each for its status, and
+    /// print the [printer] lines that would use it (stop the kiosk first).
+    PrinterDetect {
+        #[arg(long)]
+        config: PathBuf,
+        /// Also ask this port (a device path, usb:PATH or tcp://host:port).
+        #[arg(long)]
+        port: Vec<String>,
     },
     /// Ask the printer for its real-time status (exit 1 when it cannot print).
     PrinterStatus {
@@ -132,6 +142,13 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             report(print_test(&config))
+        }
+        Command::PrinterDetect { config, port } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            printer_detect(&config, &port)
         }
         Command::PrinterStatus { config } => {
             let config = match load(&config) {
@@ -251,27 +268,91 @@ fn preview(config: &Config, token: Option<&str>, sample: bool) -> anyhow::Result
 }
 
 fn print_test(config: &Config) -> anyhow::Result<()> {
+    use antrean_kiosk::printer::encode::{encode_test_page, Encoding};
     let clock = Clock::from_env()?;
     let now = at_office(clock.now(), config.timezone());
     let booking = sample_booking(now.date_naive());
-    let ctx = TicketContext::from_config(config, None);
-    let ticket = compose_ticket(&ctx, &booking, now, false, None, None);
-    let bytes = antrean_kiosk::printer::encode::encode_ticket(&ticket);
-    let mut printer = Printer::from_config(
-        &config.printer,
-        &config.kiosk.state_dir,
-        Arc::new(Metrics::new()),
-    );
-    printer
-        .ready()
-        .and_then(|()| printer.print(&bytes, "test"))
-        .with_context(|| format!("printing on {}", printer.describe()))?;
+    let p = &config.printer;
+    let profile = &p.profile;
+    let lines = vec![
+        format!("Profil  : {}", profile.name),
+        format!("  {}", profile.description),
+        format!("Kolom   : {}", p.columns),
+        format!(
+            "Kode hal: {} (ESC t {})",
+            profile.code_page_name, profile.code_page
+        ),
+        format!("QR      : {:?}", p.qr_style()).to_lowercase(),
+        format!("Pemotong: {:?}", profile.cutter).to_lowercase(),
+        format!("Status  : {:?}", profile.status).to_lowercase(),
+        format!("Port    : {}", p.port),
+    ];
+    let qrs = [booking.booking.as_str(), config.walkin.booking_url.as_str()];
+    let bytes = encode_test_page(p.columns, &lines, &qrs, &Encoding::from_config(p));
+    let mut printer = Printer::from_config(p, &config.kiosk.state_dir, Arc::new(Metrics::new()));
+    println!("printer: {}", printer.describe());
     println!(
-        "test ticket sent to {} ({} bytes)",
-        printer.describe(),
-        bytes.len()
+        "profile: {} ({}), {} columns, code page {} (ESC t {}), QR {:?}, cutter {:?}, status {:?}",
+        profile.name,
+        profile.description,
+        p.columns,
+        profile.code_page_name,
+        profile.code_page,
+        p.qr_style(),
+        profile.cutter,
+        profile.status
+    );
+    let result = printer.ready().and_then(|()| printer.print(&bytes, "test"));
+    let said = printer.health().borrow().clone();
+    println!(
+        "printer said / jawaban printer: {}{}",
+        said.state.as_str(),
+        said.detail.map(|d| format!(" ({d})")).unwrap_or_default()
+    );
+    result.with_context(|| format!("printing on {}", printer.describe()))?;
+    println!(
+        "test page sent / halaman tes terkirim: {} bytes, QR codes: {}",
+        bytes.len(),
+        qrs.join(", ")
     );
     Ok(())
+}
+
+fn printer_detect(config: &Config, extra: &[String]) -> ExitCode {
+    use antrean_kiosk::printer::detect;
+    let scanner = config.scanner.as_ref().map(|s| s.port.as_str());
+    let ports = detect::candidates(&config.printer, scanner, extra);
+    if ports.is_empty() {
+        println!("Tidak ada printer terlihat / no printer found: plug it in, switch it on, and check `ls /dev/usb/ /dev/ttyUSB* /dev/ttyACM*`.");
+        return ExitCode::FAILURE;
+    }
+    let mut usable = 0;
+    for port in ports {
+        let found = detect::probe(&config.printer, &port);
+        let state = match found.state {
+            Some(s) => s.as_str().to_string(),
+            None if found.reachable => "no status".into(),
+            None => "not reachable".into(),
+        };
+        let detail = if found.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", found.detail)
+        };
+        println!("{}: {state}{detail}", found.port);
+        if let Some(lines) = found.config_lines() {
+            usable += 1;
+            println!("  [printer]");
+            for l in lines.lines() {
+                println!("  {l}");
+            }
+        }
+    }
+    if usable == 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn day_report(config: &Config, date: Option<chrono::NaiveDate>) -> anyhow::Result<()> {

@@ -417,11 +417,12 @@ async fn print_info(src: &FeedSources) -> Result<(), SlipError> {
         &c.walkin.desk_location,
         c.printer.columns,
     );
-    let bytes = crate::printer::encode::encode_slip(
+    let bytes = crate::printer::encode::encode_slip_with(
         c.printer.columns,
         &["Belum punya booking?".to_string(), c.office.name.clone()],
         &lines,
         Some(&c.walkin.booking_url),
+        &crate::printer::encode::Encoding::from_config(&c.printer),
     );
     let (reply, answer) = tokio::sync::oneshot::channel();
     match src.scans.try_send(Event::PrintSlip { bytes, reply }) {

@@ -13,6 +13,12 @@ use serde::{Deserialize, Deserializer};
 
 use antrean_core::keys::TrustedKey;
 
+mod printer;
+pub use printer::{
+    Cutter, NetworkAddr, PrinterConfig, PrinterPort, PrinterProfile, Profiles, QrMode, QrStyle,
+    StatusSupport, BUILT_IN_PROFILES, DEFAULT_PROFILE,
+};
+
 /// Where to look for the expected form of a value.
 const EXAMPLE: &str = "see config/kiosk.example.toml for the expected form";
 
@@ -111,61 +117,6 @@ pub struct KioskConfig {
 struct KeyConfig {
     kid: String,
     public_key: String,
-}
-
-/// Where tickets go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PrinterPort {
-    /// `virtual`: each ticket is filed in `state_dir/tickets/` (demo, training).
-    Virtual,
-    /// A serial device (USB-serial or RS-232), e.g. `/dev/antrean-printer`.
-    Serial(PathBuf),
-}
-
-impl fmt::Display for PrinterPort {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PrinterPort::Virtual => f.write_str("virtual"),
-            PrinterPort::Serial(p) => write!(f, "{}", p.display()),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for PrinterPort {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        match text.trim() {
-            "" => Err(serde::de::Error::custom(
-                "must be a serial device such as \"/dev/ttyUSB0\", or \"virtual\"",
-            )),
-            "virtual" => Ok(PrinterPort::Virtual),
-            path => Ok(PrinterPort::Serial(PathBuf::from(path))),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrinterConfig {
-    /// A serial device path, or `virtual` for the file-backed virtual printer.
-    pub port: PrinterPort,
-    #[serde(default = "default_printer_baud")]
-    pub baud: u32,
-    #[serde(default = "default_columns")]
-    pub columns: u8,
-    /// Milliseconds a write may take before the printer counts as stuck.
-    #[serde(default = "default_write_timeout_ms")]
-    pub write_timeout_ms: u64,
-    /// RTS/CTS hardware flow control.
-    #[serde(default)]
-    pub flow_control: bool,
-    /// How long to wait for the answer to a status query.
-    #[serde(default = "default_status_timeout_ms")]
-    pub status_timeout_ms: u64,
-    /// Seconds between status queries while idle.
-    #[serde(default = "default_status_every_s")]
-    pub status_every_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -482,21 +433,6 @@ fn default_reprint_limit() -> u32 {
 fn default_retention_days() -> u32 {
     30
 }
-fn default_printer_baud() -> u32 {
-    19200
-}
-fn default_columns() -> u8 {
-    48
-}
-fn default_write_timeout_ms() -> u64 {
-    3000
-}
-fn default_status_timeout_ms() -> u64 {
-    500
-}
-fn default_status_every_s() -> u64 {
-    5
-}
 fn default_scanner_baud() -> u32 {
     9600
 }
@@ -541,6 +477,9 @@ impl Config {
             .map_err(|e| Config::serde_error(text, path, e))?;
         config.source = path.to_path_buf();
         config.trusted = config.parse_keys()?;
+        if let Err((key, problem)) = config.printer.resolve() {
+            return Err(config.invalid(key, problem));
+        }
         config.check()?;
         Ok(config)
     }

@@ -564,7 +564,7 @@ impl Kiosk {
             ahead,
             estimated_call.as_deref(),
         );
-        let bytes = crate::printer::encode::encode_ticket(&ticket);
+        let bytes = crate::printer::encode::encode_ticket_with(&ticket, &self.printer.encoding());
         let label = if reprint {
             format!("{}-ulang", booking.booking)
         } else {

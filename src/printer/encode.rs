@@ -1,8 +1,10 @@
 //! ESC/POS encoding of a composed [`Ticket`] with the `escpos` crate: one
-//! buffer per ticket, starting with `ESC @` and a single-byte code page,
-//! printable ASCII text only, the number at 4x (3x when it would not fit),
-//! a native QR code (`GS ( k`, model 2, error correction M), a partial cut.
-//! Pure: the bytes are captured in memory, nothing touches a port.
+//! buffer per ticket, starting with `ESC @` and the profile's single-byte
+//! code page, printable ASCII text only, the number at 4x (3x when it would
+//! not fit), QR codes through [`emit_qr`] (native `GS ( k`, model 2, error
+//! correction M; a raster image or large text for printers without it), and
+//! the profile's cut. Pure: the bytes are captured in memory, nothing
+//! touches a port.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -10,15 +12,46 @@ use std::rc::Rc;
 use escpos::driver::Driver;
 use escpos::printer::Printer;
 use escpos::printer_options::PrinterOptions;
-use escpos::utils::{
-    JustifyMode, PageCode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption,
-};
+use escpos::utils::{JustifyMode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption};
 
 use antrean_core::ticket::{ascii, Ticket};
 
+use crate::config::{Cutter, PrinterConfig, QrStyle};
+
+/// What of a printer's profile changes the bytes of a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoding {
+    /// `ESC t n` after `ESC @`.
+    pub code_page: u8,
+    pub cutter: Cutter,
+    pub qr: QrStyle,
+}
+
+impl Default for Encoding {
+    /// A printer with native QR, a partial cutter, code page 0 (PC437).
+    fn default() -> Self {
+        Encoding {
+            code_page: 0,
+            cutter: Cutter::Partial,
+            qr: QrStyle::Native,
+        }
+    }
+}
+
+impl Encoding {
+    /// The encoding the configured printer profile (and `[printer] qr`) asks for.
+    pub fn from_config(c: &PrinterConfig) -> Encoding {
+        Encoding {
+            code_page: c.profile.code_page,
+            cutter: c.profile.cutter,
+            qr: c.qr_style(),
+        }
+    }
+}
+
 /// An `escpos` driver that keeps what it is given.
 #[derive(Clone, Default)]
-struct Capture(Rc<RefCell<Vec<u8>>>);
+pub struct Capture(Rc<RefCell<Vec<u8>>>);
 
 impl Driver for Capture {
     fn name(&self) -> String {
@@ -55,28 +88,47 @@ fn qr_module(columns: u8) -> u8 {
     }
 }
 
-/// A printer building commands into memory.
+/// A printer building commands into memory. (Text is ASCII, so no page
+/// code table is needed: `start` selects the profile's code page itself.)
 fn printer(columns: u8) -> (Printer<Capture>, Capture) {
     let capture = Capture::default();
-    let options = PrinterOptions::new(Some(PageCode::PC437), None, columns);
+    let options = PrinterOptions::new(None, None, columns);
     (
         Printer::new(capture.clone(), Protocol::default(), Some(options)),
         capture,
     )
 }
 
-/// Encodes a ticket. Every string is ASCII already; anything else is
-/// transliterated again here, so no UTF-8 byte can reach the printer.
+/// `ESC @`, then `ESC t n` with the profile's code page.
+fn start<'p>(
+    p: &'p mut Printer<Capture>,
+    enc: &Encoding,
+) -> escpos::errors::Result<&'p mut Printer<Capture>> {
+    p.init()?.custom(&[0x1b, b't', enc.code_page])
+}
+
+/// Encodes a ticket for the default printer (native QR, partial cut).
 pub fn encode_ticket(t: &Ticket) -> Vec<u8> {
+    encode_ticket_with(t, &Encoding::default())
+}
+
+/// Encodes a ticket for a printer profile. Every string is ASCII already;
+/// anything else is transliterated again here, so no UTF-8 byte can reach
+/// the printer.
+pub fn encode_ticket_with(t: &Ticket, enc: &Encoding) -> Vec<u8> {
     let (mut p, capture) = printer(t.columns);
-    build_ticket(&mut p, t).expect("encoding into memory does not fail");
+    build_ticket(&mut p, t, enc).expect("encoding into memory does not fail");
     let bytes = capture.0.borrow().clone();
     bytes
 }
 
-fn build_ticket(p: &mut Printer<Capture>, t: &Ticket) -> escpos::errors::Result<()> {
+fn build_ticket(
+    p: &mut Printer<Capture>,
+    t: &Ticket,
+    enc: &Encoding,
+) -> escpos::errors::Result<()> {
     let size = number_size(&t.number, t.columns);
-    p.init()?.justify(JustifyMode::CENTER)?.bold(true)?;
+    start(p, enc)?.justify(JustifyMode::CENTER)?.bold(true)?;
     for line in &t.office_lines {
         p.writeln(&ascii(line))?;
     }
@@ -92,14 +144,7 @@ fn build_ticket(p: &mut Printer<Capture>, t: &Ticket) -> escpos::errors::Result<
         p.writeln(&ascii(line))?;
     }
     p.feed()?.justify(JustifyMode::CENTER)?;
-    p.qrcode_option(
-        &ascii(&t.qr),
-        QRCodeOption::new(
-            QRCodeModel::Model2,
-            qr_module(t.columns),
-            QRCodeCorrectionLevel::M,
-        ),
-    )?;
+    emit_qr(p, &ascii(&t.qr), t.columns, enc)?;
     p.writeln(&ascii(&t.booking))?;
     if !t.footer.is_empty() {
         p.feed()?;
@@ -107,21 +152,117 @@ fn build_ticket(p: &mut Printer<Capture>, t: &Ticket) -> escpos::errors::Result<
             p.writeln(&ascii(line))?;
         }
     }
-    p.feeds(3)?.custom(PARTIAL_CUT)?.print()?;
+    finish(p, enc)?;
     Ok(())
 }
 
-/// `GS V 66 0`: feed to the cutter and cut partially. (The crate's
-/// `partial_cut()` sends `GS V 65 1`, which the Epson reference defines as a
-/// full cut after a small feed.)
+/// Every QR code of a ticket or slip goes through here: the printer's own
+/// QR command (`GS ( k`, model 2, error correction M) when the profile has
+/// it; a raster image (`GS v 0`) when it lacks it and the office opted in
+/// (`[printer] qr = "raster"`); otherwise `data` in large text (double size
+/// when it fits the paper). Centred by the caller.
+pub fn emit_qr(
+    p: &mut Printer<Capture>,
+    data: &str,
+    columns: u8,
+    enc: &Encoding,
+) -> escpos::errors::Result<()> {
+    match enc.qr {
+        QrStyle::Native => {
+            p.qrcode_option(
+                data,
+                QRCodeOption::new(
+                    QRCodeModel::Model2,
+                    qr_module(columns),
+                    QRCodeCorrectionLevel::M,
+                ),
+            )?;
+        }
+        QrStyle::Raster => {
+            p.custom(&raster_qr(data, qr_module(columns)))?;
+        }
+        QrStyle::Text => {
+            let big = data.len() * 2 <= usize::from(columns);
+            if big {
+                p.size(2, 2)?.bold(true)?;
+            }
+            p.writeln(data)?;
+            if big {
+                p.reset_size()?.bold(false)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A QR code of `data` (error correction M, 4-module quiet zone) as one
+/// `GS v 0` raster image, `module` dots per module; empty when `data`
+/// cannot be encoded (it is printed as text beside it anyway).
+pub fn raster_qr(data: &str, module: u8) -> Vec<u8> {
+    let Ok(code) = qrcode::QrCode::with_error_correction_level(data, qrcode::EcLevel::M) else {
+        return Vec::new();
+    };
+    let quiet = 4;
+    let modules = code.width() + 2 * quiet;
+    let dots = modules * usize::from(module);
+    let row_bytes = dots.div_ceil(8);
+    let mut out = vec![0x1d, b'v', b'0', 0];
+    out.extend_from_slice(&u16::try_from(row_bytes).unwrap_or(u16::MAX).to_le_bytes());
+    out.extend_from_slice(&u16::try_from(dots).unwrap_or(u16::MAX).to_le_bytes());
+    let colors = code.to_colors();
+    for y in 0..dots {
+        let my = y / usize::from(module);
+        let mut row = vec![0u8; row_bytes];
+        for x in 0..dots {
+            let mx = x / usize::from(module);
+            let dark = (quiet..quiet + code.width()).contains(&mx)
+                && (quiet..quiet + code.width()).contains(&my)
+                && colors[(my - quiet) * code.width() + (mx - quiet)] == qrcode::Color::Dark;
+            if dark {
+                row[x / 8] |= 0x80 >> (x % 8);
+            }
+        }
+        out.extend_from_slice(&row);
+    }
+    out
+}
+
+/// Feeds and cuts as the profile's cutter can: `GS V 66 0` (feed to the
+/// cutter, partial cut; the crate's `partial_cut()` sends `GS V 65 1`,
+/// which the Epson reference defines as a full cut), `GS V 65 0` (full),
+/// or, without a cutter, enough feed to tear the ticket off.
+fn finish(p: &mut Printer<Capture>, enc: &Encoding) -> escpos::errors::Result<()> {
+    match enc.cutter {
+        Cutter::Partial => p.feeds(3)?.custom(PARTIAL_CUT)?,
+        Cutter::Full => p.feeds(3)?.custom(FULL_CUT)?,
+        Cutter::None => p.feeds(5)?,
+    };
+    p.print()?;
+    Ok(())
+}
+
+/// `GS V 66 0`: feed to the cutter and cut partially.
 const PARTIAL_CUT: &[u8] = &[0x1d, b'V', 66, 0];
+/// `GS V 65 0`: feed to the cutter and cut fully.
+const FULL_CUT: &[u8] = &[0x1d, b'V', 65, 0];
+
+/// Encodes plain lines (a slip) for the default printer.
+pub fn encode_slip(columns: u8, title: &[String], lines: &[String], qr: Option<&str>) -> Vec<u8> {
+    encode_slip_with(columns, title, lines, qr, &Encoding::default())
+}
 
 /// Encodes plain lines (a slip): a centred bold title, lines, an optional
-/// QR code with a caption, and a partial cut.
-pub fn encode_slip(columns: u8, title: &[String], lines: &[String], qr: Option<&str>) -> Vec<u8> {
+/// QR code with a caption, and the profile's cut.
+pub fn encode_slip_with(
+    columns: u8,
+    title: &[String],
+    lines: &[String],
+    qr: Option<&str>,
+    enc: &Encoding,
+) -> Vec<u8> {
     let (mut p, capture) = printer(columns);
     let build = |p: &mut Printer<Capture>| -> escpos::errors::Result<()> {
-        p.init()?.justify(JustifyMode::CENTER)?.bold(true)?;
+        start(p, enc)?.justify(JustifyMode::CENTER)?.bold(true)?;
         for l in title {
             p.writeln(&ascii(l))?;
         }
@@ -130,18 +271,43 @@ pub fn encode_slip(columns: u8, title: &[String], lines: &[String], qr: Option<&
             p.writeln(&ascii(l))?;
         }
         if let Some(data) = qr {
-            p.feed()?.justify(JustifyMode::CENTER)?.qrcode_option(
-                data,
-                QRCodeOption::new(
-                    QRCodeModel::Model2,
-                    qr_module(columns),
-                    QRCodeCorrectionLevel::M,
-                ),
-            )?;
+            p.feed()?.justify(JustifyMode::CENTER)?;
+            emit_qr(p, &ascii(data), columns, enc)?;
             p.writeln(&ascii(data))?;
         }
-        p.feeds(3)?.custom(PARTIAL_CUT)?.print()?;
-        Ok(())
+        finish(p, enc)
+    };
+    build(&mut p).expect("encoding into memory does not fail");
+    let bytes = capture.0.borrow().clone();
+    bytes
+}
+
+/// The `print-test` page: a title, `lines` (the profile), the code page's
+/// upper half (0x80-0xFF, 16 a row, so staff see whether the printer uses
+/// the code page the profile says), each QR of `qrs` the way tickets print
+/// them, and the profile's cut. The one place bytes above 0x7F are sent.
+pub fn encode_test_page(columns: u8, lines: &[String], qrs: &[&str], enc: &Encoding) -> Vec<u8> {
+    let (mut p, capture) = printer(columns);
+    let build = |p: &mut Printer<Capture>| -> escpos::errors::Result<()> {
+        start(p, enc)?.justify(JustifyMode::CENTER)?.bold(true)?;
+        p.writeln("TES PRINTER / PRINTER TEST")?;
+        p.bold(false)?.feed()?.justify(JustifyMode::LEFT)?;
+        for l in lines {
+            p.writeln(&ascii(l))?;
+        }
+        p.feed()?;
+        for row in 0x8u8..=0xf {
+            let mut bytes = format!("{row:X}0: ").into_bytes();
+            bytes.extend((0..16u8).map(|c| (row << 4) | c));
+            bytes.push(b'\n');
+            p.custom(&bytes)?;
+        }
+        for data in qrs {
+            p.feed()?.justify(JustifyMode::CENTER)?;
+            emit_qr(p, &ascii(data), columns, enc)?;
+            p.writeln(&ascii(data))?;
+        }
+        finish(p, enc)
     };
     build(&mut p).expect("encoding into memory does not fail");
     let bytes = capture.0.borrow().clone();
@@ -273,5 +439,121 @@ mod tests {
             |e| matches!(e, Element::Qr { data, .. } if data == "https://antrean.example.go.id")
         ));
         assert_eq!(els.last(), Some(&Element::Cut { partial: true }));
+    }
+
+    /// The printer-dependent parts, profile by profile: code page, cut, QR.
+    #[test]
+    fn profiles_change_code_page_cut_and_qr() {
+        let t = ticket(48, false, "B-015");
+        let cases = [
+            (Encoding::default(), 0u8, Some(true), "native"),
+            (
+                Encoding {
+                    code_page: 19,
+                    cutter: Cutter::Full,
+                    qr: QrStyle::Native,
+                },
+                19,
+                Some(false),
+                "native",
+            ),
+            (
+                Encoding {
+                    code_page: 0,
+                    cutter: Cutter::None,
+                    qr: QrStyle::Text,
+                },
+                0,
+                None,
+                "text",
+            ),
+            (
+                Encoding {
+                    code_page: 0,
+                    cutter: Cutter::Partial,
+                    qr: QrStyle::Raster,
+                },
+                0,
+                Some(true),
+                "raster",
+            ),
+        ];
+        for (enc, page, cut, qr) in cases {
+            let bytes = encode_ticket_with(&t, &enc);
+            assert!(
+                bytes.starts_with(&[0x1b, b'@', 0x1b, b't', page]),
+                "{enc:?}"
+            );
+            let els = decode(&bytes).unwrap();
+            let cuts: Vec<bool> = els
+                .iter()
+                .filter_map(|e| match e {
+                    Element::Cut { partial } => Some(*partial),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(cuts, cut.into_iter().collect::<Vec<_>>(), "{enc:?}");
+            let native = els.iter().any(|e| matches!(e, Element::Qr { .. }));
+            let raster = els.iter().any(|e| matches!(e, Element::Raster { .. }));
+            assert_eq!(
+                (native, raster),
+                (qr == "native", qr == "raster"),
+                "{enc:?}"
+            );
+            if qr == "text" {
+                assert!(els.iter().any(|e| matches!(e,
+                    Element::Line(l) if l.text == "BGR-240508-00123" && l.width == 2)));
+            }
+            if qr != "raster" {
+                assert!(bytes.len() < 1024, "{enc:?}: {} bytes", bytes.len());
+            }
+        }
+    }
+
+    /// The raster QR is the QR code of the data, and its size is what
+    /// docs/ticket.md states.
+    #[test]
+    fn raster_qr_is_the_code_and_its_size_is_documented() {
+        let mut sizes = Vec::new();
+        for columns in [48u8, 32] {
+            let enc = Encoding {
+                qr: QrStyle::Raster,
+                ..Encoding::default()
+            };
+            let bytes = encode_ticket_with(&ticket(columns, false, "B-015"), &enc);
+            let els = decode(&bytes).unwrap();
+            let Some(Element::Raster {
+                width,
+                height,
+                bits,
+            }) = els.iter().find(|e| matches!(e, Element::Raster { .. }))
+            else {
+                panic!("no raster")
+            };
+            let code =
+                qrcode::QrCode::with_error_correction_level("BGR-240508-00123", qrcode::EcLevel::M)
+                    .unwrap();
+            let module = usize::from(qr_module(columns));
+            assert_eq!(usize::from(*height), (code.width() + 8) * module);
+            // Every module's top-left dot is the module's colour.
+            let colors = code.to_colors();
+            let row = usize::from(*width) / 8;
+            for my in 0..code.width() {
+                for mx in 0..code.width() {
+                    let (x, y) = ((mx + 4) * module, (my + 4) * module);
+                    let dot = bits[y * row + x / 8] & (0x80 >> (x % 8)) != 0;
+                    assert_eq!(dot, colors[my * code.width() + mx] == qrcode::Color::Dark);
+                }
+            }
+            sizes.push((columns, bytes.len()));
+        }
+        let doc = include_str!("../../docs/ticket.md");
+        for (columns, size) in sizes {
+            let kib = format!("{:.1} KiB", size as f64 / 1024.0);
+            assert!(
+                doc.contains(&format!("{columns} columns, raster QR: {size} bytes ({kib})")),
+                "docs/ticket.md must state the raster ticket size: {columns} columns, raster QR: {size} bytes ({kib})"
+            );
+        }
     }
 }

@@ -73,7 +73,9 @@ impl Transport for FileTransport {
             })
             .collect();
         let stem = self.dir.join(format!("{:04}-{safe}", self.count));
-        let text = match crate::escpos_decode::decode(bytes) {
+        let text = match crate::escpos_decode::decode(bytes)
+            .or_else(|_| crate::escpos_decode::decode_test_page(bytes))
+        {
             Ok(elements) => crate::escpos_decode::render_text(&elements, self.columns),
             Err(e) => format!("(undecodable ticket: {e})\n"),
         };

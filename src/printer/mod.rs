@@ -1,21 +1,25 @@
 //! The thermal printer as one part: a [`Printer`] owns its [`Transport`]
-//! (serial line, virtual file printer; USB-class and network printers
-//! later), asks it for its status (`DLE EOT`), publishes the state for the
-//! health report, the board and `/healthz`, and is the one place that
-//! decides whether a ticket can be printed now. ESC/POS encoding is
-//! `encode`; it never touches a port.
+//! (serial line, USB printer class, network, virtual file printer), asks it
+//! for its status (`DLE EOT`, unless its profile answers none), publishes
+//! the state for the health report, the board and `/healthz`, and is the
+//! one place that decides whether a ticket can be printed now. ESC/POS
+//! encoding is `encode`; it never touches a port. `detect` finds printers
+//! for `printer-detect`.
 
+pub mod detect;
 pub mod encode;
 pub mod file;
+pub mod network;
 pub mod serial;
 pub mod transport;
+pub mod usb;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::config::{PrinterConfig, PrinterPort};
+use crate::config::{PrinterConfig, PrinterPort, StatusSupport};
 use crate::metrics::Metrics;
 use antrean_core::api::PrinterHealth;
 use antrean_core::backoff::Backoff;
@@ -56,14 +60,30 @@ impl PrinterError {
     }
 }
 
-/// The transport the configuration asks for.
+/// True when `path` is (or links to) a USB printer-class device.
+pub fn is_usb_class(path: &std::path::Path) -> bool {
+    std::fs::canonicalize(path).is_ok_and(|p| p.starts_with("/dev/usb/"))
+}
+
+/// The transport the configuration asks for. A serial path that resolves
+/// to `/dev/usb/lp*` (a udev symlink) is driven as a USB printer.
 pub fn transport_for(config: &PrinterConfig, state_dir: &std::path::Path) -> Box<dyn Transport> {
+    let write_timeout = Duration::from_millis(config.write_timeout_ms);
     match &config.port {
         PrinterPort::Virtual => Box::new(file::FileTransport::new(
             state_dir.join("tickets"),
             config.columns,
         )),
+        PrinterPort::UsbClass(path) => Box::new(usb::UsbClassTransport::new(path, write_timeout)),
+        PrinterPort::Serial(path) if is_usb_class(path) => {
+            Box::new(usb::UsbClassTransport::new(path, write_timeout))
+        }
         PrinterPort::Serial(path) => Box::new(serial::SerialTransport::new(path, config)),
+        PrinterPort::Network(addr) => Box::new(network::NetworkTransport::new(
+            addr,
+            Duration::from_millis(config.connect_timeout_ms),
+            write_timeout,
+        )),
     }
 }
 
@@ -71,6 +91,10 @@ pub fn transport_for(config: &PrinterConfig, state_dir: &std::path::Path) -> Box
 /// periodic status checks (backing off while it cannot be reached).
 pub struct Printer {
     transport: Box<dyn Transport>,
+    /// The profile answers `DLE EOT` (otherwise the status is unknown).
+    answers_status: bool,
+    profile: String,
+    encoding: encode::Encoding,
     status_timeout: Duration,
     check_every: Duration,
     backoff: Backoff,
@@ -88,6 +112,9 @@ impl Printer {
         let check_every = Duration::from_secs(config.status_every_seconds.max(1));
         Printer {
             transport,
+            answers_status: config.profile.status == StatusSupport::DleEot,
+            profile: config.profile.name.clone(),
+            encoding: encode::Encoding::from_config(config),
             status_timeout: Duration::from_millis(config.status_timeout_ms),
             check_every,
             backoff: Backoff::new(check_every, CHECK_MAX),
@@ -114,6 +141,11 @@ impl Printer {
         self.health.subscribe()
     }
 
+    /// How tickets for this printer are encoded (its profile).
+    pub fn encoding(&self) -> encode::Encoding {
+        self.encoding
+    }
+
     /// Where the printer is, for messages.
     pub fn describe(&self) -> String {
         self.transport.describe()
@@ -123,23 +155,9 @@ impl Printer {
     /// A printer that does not answer is offline; while it stays so, the
     /// periodic checks back off.
     pub fn check(&mut self) -> PrinterStatus {
-        let mut replies = [0u8; 4];
-        let status = match self
-            .transport
-            .exchange(&STATUS_QUERY, &mut replies, self.status_timeout)
-        {
-            Err(e) => PrinterStatus::new(PrinterState::Offline, e.to_string()),
-            Ok(n) if n < replies.len() => PrinterStatus::new(
-                PrinterState::Offline,
-                format!(
-                    "the printer on {} does not answer status queries (check power, cable and baud rate)",
-                    self.transport.describe()
-                ),
-            ),
-            Ok(_) => antrean_core::printer_status::decode(replies).unwrap_or_else(|e| {
-                PrinterStatus::new(PrinterState::Error, format!("{e}: check the baud rate"))
-            }),
-        };
+        let status = self
+            .query()
+            .unwrap_or_else(|e| PrinterStatus::new(PrinterState::Offline, e.to_string()));
         self.metrics.attempt("printer_check", status.state.as_str());
         let wait = if status.state == PrinterState::Offline {
             self.backoff.next_delay(rand::random())
@@ -150,6 +168,46 @@ impl Printer {
         self.next_check = Instant::now() + wait;
         self.publish(status.state, status.detail.clone());
         status
+    }
+
+    /// Asks the printer (or, when its profile answers no status, only
+    /// whether it can be reached: status unknown); a transport failure is
+    /// the error.
+    fn query(&mut self) -> Result<PrinterStatus, TransportError> {
+        if !self.answers_status {
+            self.transport.probe()?;
+            return Ok(PrinterStatus::unknown(&format!(
+                "printer profile {} answers no status queries; a ticket counts as printed when every byte went out",
+                self.profile
+            )));
+        }
+        Ok(self.ask()?.unwrap_or_else(|| {
+            PrinterStatus::new(
+                PrinterState::Offline,
+                format!(
+                    "the printer on {} does not answer status queries (check power, cable and baud rate)",
+                    self.transport.describe()
+                ),
+            )
+        }))
+    }
+
+    /// Sends `DLE EOT` 1-4 and decodes the answer: `None` when the printer
+    /// stayed silent, an error when it cannot be reached. Publishes nothing
+    /// (`printer-detect` uses it to probe).
+    pub fn ask(&mut self) -> Result<Option<PrinterStatus>, TransportError> {
+        let mut replies = [0u8; 4];
+        let n = self
+            .transport
+            .exchange(&STATUS_QUERY, &mut replies, self.status_timeout)?;
+        if n < replies.len() {
+            return Ok(None);
+        }
+        Ok(Some(
+            antrean_core::printer_status::decode(replies).unwrap_or_else(|e| {
+                PrinterStatus::new(PrinterState::Error, format!("{e}: check the baud rate"))
+            }),
+        ))
     }
 
     /// The one place that decides whether a ticket can be printed now:
@@ -166,13 +224,37 @@ impl Printer {
     /// Sends one job as one buffer. Ok only when every byte went out and
     /// the printer reports no error afterwards; the state is published
     /// either way.
+    ///
+    /// A network printer that lost its connection during the job (or while
+    /// answering the status after it) dropped the job: it is sent again,
+    /// whole, once, on a fresh connection.
     pub fn print(&mut self, bytes: &[u8], label: &str) -> Result<(), PrinterError> {
-        if let Err(e) = self.transport.send(bytes, label) {
-            let e = PrinterError::from(e);
-            self.publish(e.state(), Some(e.to_string()));
-            return Err(e);
+        match self.print_once(bytes, label) {
+            Err(PrinterError::Transport(e)) if self.transport.resends_after_lost_connection() => {
+                tracing::warn!(printer = %self.transport.describe(), error = %e,
+                    "connection lost during a ticket; sending the whole ticket again");
+                self.metrics.attempt("printer_resend", "lost_connection");
+                self.print_once(bytes, label)
+            }
+            other => other,
         }
-        let after = self.check();
+    }
+
+    fn print_once(&mut self, bytes: &[u8], label: &str) -> Result<(), PrinterError> {
+        let after = self
+            .transport
+            .send(bytes, label)
+            .and_then(|()| self.query());
+        let after = match after {
+            Ok(status) => status,
+            Err(e) => {
+                let e = PrinterError::from(e);
+                self.publish(e.state(), Some(e.to_string()));
+                return Err(e);
+            }
+        };
+        self.backoff.reset();
+        self.publish(after.state, after.detail.clone());
         if after.state.can_print() {
             Ok(())
         } else {
@@ -193,7 +275,12 @@ impl Printer {
     }
 
     fn publish(&self, state: PrinterState, detail: Option<String>) {
-        if self.health.borrow().state != state {
+        let unknown = |d: Option<&str>| antrean_core::printer_status::is_unknown(state, d);
+        let was_unknown = {
+            let h = self.health.borrow();
+            antrean_core::printer_status::is_unknown(h.state, h.detail.as_deref())
+        };
+        if self.health.borrow().state != state || was_unknown != unknown(detail.as_deref()) {
             if state.can_print() {
                 tracing::info!(state = state.as_str(), detail = ?detail, "printer state");
             } else {

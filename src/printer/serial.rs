@@ -142,6 +142,10 @@ impl Transport for SerialTransport {
         Ok(got)
     }
 
+    fn probe(&mut self) -> Result<(), TransportError> {
+        self.open().map(|_| ())
+    }
+
     fn describe(&self) -> String {
         format!("{} at {} baud", self.path, self.baud)
     }

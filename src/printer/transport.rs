@@ -1,8 +1,9 @@
 //! How ticket bytes reach a printer: the [`Transport`] trait (a byte pipe
-//! that can also ask the printer a question) and its errors. Serial lines
-//! and the file-backed virtual printer implement it today; USB printer-class
-//! devices and network printers plug in here. A transport only moves bytes:
-//! what they mean (tickets, `DLE EOT` status) is the [`super::Printer`]'s.
+//! that can also ask the printer a question) and its errors. Implemented by
+//! serial lines (`serial.rs`), USB printer-class devices (`usb.rs`), network
+//! printers (`network.rs`) and the file-backed virtual printer (`file.rs`).
+//! A transport only moves bytes: what they mean (tickets, `DLE EOT` status)
+//! is the [`super::Printer`]'s.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -47,6 +48,19 @@ pub trait Transport: Send {
         reply: &mut [u8],
         deadline: Duration,
     ) -> Result<usize, TransportError>;
+
+    /// Opens the device or connection if it is not open (for printers that
+    /// answer no status: reachable is all the kiosk can know).
+    fn probe(&mut self) -> Result<(), TransportError> {
+        Ok(())
+    }
+
+    /// True when a job cut short by a lost connection is sent again, whole,
+    /// once the connection is back (network printers: the printer dropped
+    /// the job with the connection).
+    fn resends_after_lost_connection(&self) -> bool {
+        false
+    }
 
     /// Where the printer is, for messages and logs.
     fn describe(&self) -> String;

@@ -28,7 +28,11 @@ fn every_kiosk_example_is_valid() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if path.extension().is_some_and(|e| e == "toml") && !name.starts_with("central") {
+        // (printer-profiles.toml is data of its own: config_files.rs checks it.)
+        if path.extension().is_some_and(|e| e == "toml")
+            && !name.starts_with("central")
+            && name != "printer-profiles.toml"
+        {
             let (code, out) = check_config(&path);
             assert_eq!(code, 0, "{name}: {out}");
             n += 1;
@@ -187,7 +191,7 @@ fn print_test_goes_to_the_virtual_printer() {
     let config = write_config(dir.path(), &state, 48);
     let (code, out, err) = kiosk(&["print-test", "--config", config.to_str().unwrap()], None);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("test ticket sent"), "{out}");
+    assert!(out.contains("test page sent"), "{out}");
     let files: Vec<_> = std::fs::read_dir(state.join("tickets"))
         .unwrap()
         .map(|e| e.unwrap().file_name())

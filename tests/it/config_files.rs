@@ -12,6 +12,8 @@ fn shipped() -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        // The printer profiles are data of their own (checked below).
+        .filter(|p| !p.ends_with("printer-profiles.toml"))
         .collect();
     files.sort();
     files
@@ -42,6 +44,23 @@ fn every_shipped_config_parses_with_its_programs_parser() {
 }
 
 #[test]
+fn the_shipped_printer_profiles_are_the_built_in_ones() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let text = std::fs::read_to_string(dir.join("printer-profiles.toml")).unwrap();
+    assert_eq!(text, antrean_kiosk::config::BUILT_IN_PROFILES);
+    let profiles = antrean_kiosk::config::Profiles::parse(&text, "shipped").unwrap();
+    // Every shipped profile is listed in the README.
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for name in profiles.0.keys() {
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "README lists profile {name}"
+        );
+    }
+}
+
+#[test]
 fn the_kiosk_examples_say_what_they_mean() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
     let example = Config::load(&dir.join("kiosk.example.toml")).unwrap();
@@ -65,4 +84,39 @@ fn the_kiosk_examples_say_what_they_mean() {
     assert_eq!(demo.printer.port, PrinterPort::Virtual);
     assert!(matches!(&demo.central, Some(c) if c.url == CentralUrl::Embedded));
     assert_eq!(demo.ui.role, UiRole::Both);
+}
+
+/// What the `.deb` brings for printers and the kiosk without X: udev names
+/// for usblp and the common USB-serial chips, the `lp` group, cage.
+#[test]
+fn the_package_brings_printer_names_groups_and_cage() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let rules = read("config/99-antrean.rules");
+    for needle in [
+        "SUBSYSTEM==\"usbmisc\", KERNEL==\"lp[0-9]*\", SYMLINK+=\"antrean-printer\", GROUP=\"lp\"",
+        "ATTRS{idVendor}==\"1a86\"",
+        "ATTRS{idVendor}==\"067b\"",
+        "ATTRS{idVendor}==\"0403\"",
+        "ATTRS{idVendor}==\"10c4\"",
+        "SYMLINK+=\"antrean-scanner\"",
+    ] {
+        assert!(rules.contains(needle), "99-antrean.rules lacks {needle}");
+    }
+    assert!(read("debian/postinst").contains("for g in lp dialout"));
+    let cargo = read("Cargo.toml");
+    assert!(cargo.contains("recommends = \"cage\""));
+    for asset in [
+        "config/printer-profiles.toml",
+        "config/antrean-kiosk-cage.service",
+    ] {
+        assert!(
+            cargo.contains(&format!("[\"{asset}\"")),
+            "the .deb installs {asset}"
+        );
+    }
+    let unit = read("config/antrean-kiosk-cage.service");
+    assert!(unit.contains("ExecStart=/usr/bin/cage -d -s -- /usr/bin/antrean-kiosk run"));
+    assert!(unit.contains("Conflicts=antrean-kiosk.service"));
+    assert!(read("config/antrean-kiosk.service").contains("SupplementaryGroups=lp dialout"));
 }

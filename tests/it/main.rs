@@ -8,6 +8,7 @@
 
 mod audio;
 mod board_sync;
+mod cage;
 mod central_faults;
 mod central_loop;
 mod central_unreachable;
@@ -21,6 +22,7 @@ mod manifest_match;
 mod ops;
 mod panic_policy;
 mod printer;
+mod printer_setup;
 mod shipped_config;
 mod soak;
 mod spec_vectors;

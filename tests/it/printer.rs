@@ -1,7 +1,10 @@
-//! Printer health with a scripted printer emulator on a pseudo-terminal:
-//! paper out mid-day, cover open, a silent printer, garbage status bytes.
-//! Each case asserts the journal and what reached the paper, and that the
-//! kiosk recovers by itself. Also `printer-status` and the health report.
+//! Printer health with a scripted printer emulator, the same cases over
+//! each transport (serial pty, USB printer class on a pty, network on
+//! 127.0.0.1): paper out mid-day, cover open, a silent printer, garbage
+//! status bytes. Each case asserts the journal and what reached the paper,
+//! and that the kiosk recovers by itself. Then what only a network printer
+//! does (the connection dropped mid-ticket), a printer that answers no
+//! status, `printer-status` and the health report.
 
 use std::process::Command;
 
@@ -31,15 +34,20 @@ struct Rig {
 }
 
 fn rig(extra: &str) -> Rig {
+    rig_on(Link::Serial, "", extra)
+}
+
+/// A daemon whose printer is the emulator over `link`; `printer` adds keys
+/// to `[printer]`.
+fn rig_on(link: Link, printer: &str, extra: &str) -> Rig {
     let office = Office::new(extra);
+    let printer_tap = PrinterTap::for_office(&office, link);
     office.write_config(&format!(
-        "[printer]\nport = \"{}\"\nstatus_every_seconds = 1\nstatus_timeout_ms = 300\n\n[scanner]\nport = \"{}\"\nidle_ms = 100\n{extra}",
-        office.printer_link.display(),
+        "[printer]\nport = \"{}\"\nstatus_every_seconds = 1\nstatus_timeout_ms = 300\n{printer}\n\n[scanner]\nport = \"{}\"\nidle_ms = 100\n{extra}",
+        printer_tap.port,
         office.scanner_link.display()
     ));
-    let pty = Pty::new();
-    pty.link_at(&office.printer_link);
-    let printer = PrinterTap::start(pty);
+    let printer = printer_tap;
     let scanner = Scanner { pty: Pty::new() };
     scanner.pty.link_at(&office.scanner_link);
     let daemon = DaemonProcess::start(&office, &[]);
@@ -86,10 +94,29 @@ impl Rig {
     }
 }
 
-#[test]
-fn paper_out_mid_day_loses_no_ticket_and_recovers() {
+/// One test per transport for each behaviour.
+macro_rules! on_every_link {
+    ($case:ident: $($name:ident => $link:expr),+) => {
+        $(#[test]
+        fn $name() {
+            $case($link)
+        })+
+    };
+}
+
+on_every_link!(paper_out_mid_day_loses_no_ticket_and_recovers:
+    paper_out_mid_day_serial => Link::Serial,
+    paper_out_mid_day_usb_class => Link::UsbClass,
+    paper_out_mid_day_network => Link::Tcp);
+
+on_every_link!(cover_open_silent_printer_and_garbage_status_refuse_then_recover:
+    cover_open_silent_garbage_serial => Link::Serial,
+    cover_open_silent_garbage_usb_class => Link::UsbClass,
+    cover_open_silent_garbage_network => Link::Tcp);
+
+fn paper_out_mid_day_loses_no_ticket_and_recovers(link: Link) {
     let t = tokens();
-    let mut r = rig("");
+    let mut r = rig_on(link, "", "");
     r.printer.set(|s| s.paper_out_after = Some(2));
     assert_eq!(r.scan(&t[0].0)["outcome"], "accept");
     // The paper runs out during the second ticket: it counts as not printed.
@@ -134,10 +161,9 @@ fn paper_out_mid_day_loses_no_ticket_and_recovers() {
     );
 }
 
-#[test]
-fn cover_open_silent_printer_and_garbage_status_refuse_then_recover() {
+fn cover_open_silent_printer_and_garbage_status_refuse_then_recover(link: Link) {
     let t = tokens();
-    let mut r = rig("");
+    let mut r = rig_on(link, "", "");
     for (i, (setup, state)) in [
         (
             Box::new(|s: &mut EmulatorScript| s.state = PrinterState::CoverOpen)
@@ -181,6 +207,90 @@ fn cover_open_silent_printer_and_garbage_status_refuse_then_recover() {
         .journal()
         .iter()
         .all(|(_, printed, reprints)| *printed && *reprints == 0));
+}
+
+#[test]
+fn network_printer_closed_mid_ticket_gets_it_again_once() {
+    let t = tokens();
+    let mut r = rig_on(Link::Tcp, "", "");
+    r.printer.set(|s| s.close_after_bytes = Some(120));
+    let l = r.scan(&t[0].0);
+    assert_eq!(l["outcome"], "accept", "{l}");
+    // One check-in, printed, no reprint used.
+    assert_eq!(r.journal(), vec![(t[0].1.clone(), true, 0)]);
+    // On paper: the first 120 bytes (no cut), then one whole ticket on
+    // the new connection.
+    let tickets = r.printer.tickets();
+    assert_eq!(tickets.len(), 2, "{tickets:?}");
+    assert!(!ends_with_cut(&tickets[0]) && tickets[0].len() == 120);
+    assert!(ends_with_cut(&tickets[1]));
+    let whole = antrean_kiosk::escpos_decode::decode(&tickets[1]).unwrap();
+    assert!(whole.iter().any(|e| matches!(e,
+        antrean_kiosk::escpos_decode::Element::Qr { data, .. } if *data == t[0].1)));
+    assert!(
+        r.printer
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 2
+    );
+    // The next resident's ticket goes out once, whole.
+    assert_eq!(r.scan(&t[1].0)["outcome"], "accept");
+    let tickets = r.printer.tickets();
+    assert_eq!(tickets.len(), 3);
+    assert!(ends_with_cut(&tickets[2]));
+    assert_eq!(r.journal().len(), 2);
+}
+
+#[test]
+fn printer_without_status_prints_with_status_unknown() {
+    let t = tokens();
+    // A profile without status and without a cutter, raster QR opted in.
+    let mut r = rig_on(
+        Link::Tcp,
+        "profile = \"xprinter-xp-58\"\nqr = \"raster\"",
+        "",
+    );
+    r.printer.set(|s| s.silent = true);
+    let l = r.scan(&t[0].0);
+    assert_eq!(l["outcome"], "accept", "{l}");
+    assert_eq!(r.journal(), vec![(t[0].1.clone(), true, 0)]);
+    assert_eq!(
+        r.printer.queries.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "a printer without status is never asked"
+    );
+    // (Counted printed once every byte went out: the emulator may still be reading.)
+    let els = wait_for("the whole ticket at the emulator", LIMIT, || {
+        let els = antrean_kiosk::escpos_decode::decode(&r.printer.snapshot()).ok()?;
+        els.iter()
+            .any(|e| matches!(e, antrean_kiosk::escpos_decode::Element::Line(l) if l.text == "Simpan tiket ini."))
+            .then_some(els)
+    });
+    assert!(els
+        .iter()
+        .any(|e| matches!(e, antrean_kiosk::escpos_decode::Element::Raster { .. })));
+    assert!(!els
+        .iter()
+        .any(|e| matches!(e, antrean_kiosk::escpos_decode::Element::Cut { .. })));
+    // `printer-status` says the status is unknown, and that it can print.
+    let out = Command::new(env!("CARGO_BIN_EXE_antrean-kiosk"))
+        .args(["printer-status", "--config"])
+        .arg(&r.office.config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ok (status unknown"), "{text}");
+    // A network printer that is gone is offline, not unknown.
+    drop(r.printer);
+    let out = Command::new(env!("CARGO_BIN_EXE_antrean-kiosk"))
+        .args(["printer-status", "--config"])
+        .arg(&r.office.config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("offline"), "{text}");
 }
 
 #[test]

@@ -62,6 +62,31 @@ impl PrinterStatus {
             detail: Some(detail.into()),
         }
     }
+
+    /// A printer that answers no status but takes data: it can print, and
+    /// nobody knows whether it has paper. The wire has no "unknown" state,
+    /// so the state is `ok` and the detail starts with [`STATUS_UNKNOWN`];
+    /// [`PrinterStatus::is_unknown`] tells the two apart.
+    pub fn unknown(why: &str) -> PrinterStatus {
+        PrinterStatus::new(
+            PrinterState::Ok,
+            format!("{STATUS_UNKNOWN} (status tidak diketahui): {why}"),
+        )
+    }
+
+    /// True for a status from [`PrinterStatus::unknown`].
+    pub fn is_unknown(&self) -> bool {
+        is_unknown(self.state, self.detail.as_deref())
+    }
+}
+
+/// How the detail of a printer whose status is unknown begins.
+pub const STATUS_UNKNOWN: &str = "status unknown";
+
+/// True when a reported state and detail say the status is unknown (the
+/// printer answers no status queries).
+pub fn is_unknown(state: PrinterState, detail: Option<&str>) -> bool {
+    state == PrinterState::Ok && detail.is_some_and(|d| d.starts_with(STATUS_UNKNOWN))
 }
 
 /// A reply byte that is not a status byte.
@@ -151,6 +176,15 @@ mod tests {
             let got = decode(bytes).map(|s| s.state).map_err(|e| e.index);
             assert_eq!(got, expect, "{bytes:02x?}");
         }
+    }
+
+    #[test]
+    fn unknown_status_can_print_and_says_so() {
+        let s = PrinterStatus::unknown("profile xprinter-xp-58 answers no status");
+        assert!(s.is_unknown() && s.state.can_print());
+        assert!(s.detail.as_deref().unwrap().starts_with("status unknown"));
+        assert!(!PrinterStatus::ok().is_unknown());
+        assert!(!PrinterStatus::new(S::Offline, "status unknown").is_unknown());
     }
 
     #[test]
