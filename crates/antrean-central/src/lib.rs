@@ -14,6 +14,7 @@
 //! `demo`.
 
 pub mod auth;
+pub mod call_order;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod fanout;
 pub mod keys;
 pub mod limits;
 pub mod maintenance;
+pub mod priority_routes;
 pub mod routes;
 pub mod rules;
 pub mod service;

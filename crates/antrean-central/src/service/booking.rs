@@ -333,6 +333,7 @@ mod tests {
             ahead: None,
             estimated_call: None,
             done_at: done.map(str::to_string),
+            priority: None,
         }
     }
 

@@ -12,6 +12,7 @@
 
 mod board;
 mod booking;
+mod priority;
 mod single;
 
 use std::sync::atomic::{AtomicU64, Ordering};

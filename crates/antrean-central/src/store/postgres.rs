@@ -25,12 +25,14 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 use tokio::sync::broadcast;
 
+use super::PriorityOutcome;
 use super::{
     AppliedMigration, BoardRows, Called, CancelOutcome, CheckinOutcome, CounterAction, Feed,
     KioskHealth, NewBooking, NewCheckin, NewToken, Replay, Store, StoreError, StoreResult,
     StoredBooking,
 };
 use crate::auth::{Principal, TokenInfo};
+use crate::call_order::PriorityChange;
 use antrean_core::api::HealthReport;
 use antrean_core::events::{BoardEvent, EncodedEvent};
 
@@ -255,8 +257,18 @@ impl Store for PostgresStore {
         counter: &str,
         today: NaiveDate,
         now: &str,
+        priority_first: bool,
     ) -> StoreResult<Option<Called>> {
-        queries::call_next(&self.pool, office, counter, today, now).await
+        queries::call_next(&self.pool, office, counter, today, now, priority_first).await
+    }
+
+    async fn set_priority(
+        &self,
+        office: &str,
+        code: &str,
+        change: PriorityChange,
+    ) -> StoreResult<PriorityOutcome> {
+        queries::set_priority(&self.pool, office, code, change).await
     }
 
     async fn counter_action(

@@ -15,6 +15,7 @@ mod instances;
 mod limits;
 mod migrations;
 mod offices;
+mod priority;
 mod roles;
 mod safety;
 mod server;
