@@ -23,6 +23,7 @@ pub mod keys;
 pub mod limits;
 pub mod maintenance;
 pub mod priority_routes;
+pub mod public;
 pub mod routes;
 pub mod rules;
 pub mod service;

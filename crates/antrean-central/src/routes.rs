@@ -358,7 +358,9 @@ pub fn router(central: Central) -> Router {
         .layer(header(header::CACHE_CONTROL, "no-store"))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
-        .with_state(central)
+        .with_state(central.clone())
+        // The public pages (no token), with their own caching and limits.
+        .merge(crate::public::router(central))
 }
 
 /// Serves until `shutdown` resolves, within the connection limits; open

@@ -16,6 +16,7 @@ mod limits;
 mod migrations;
 mod offices;
 mod priority;
+mod public;
 mod roles;
 mod safety;
 mod server;
