@@ -72,6 +72,9 @@ function later(max) { if (timer === null) { timer = setTimeout(refresh, 500 + Ma
 
 function live() {
   const es = new EventSource(base + "/events");
+  // The page may come from a cache (max-age): once the stream is open,
+  // nothing is missed from here on, so ask for the status once.
+  es.onopen = () => later(1000);
   es.addEventListener("call", m => {
     const e = JSON.parse(m.data);
     showCounter(e.counter, e.number, e.priority);

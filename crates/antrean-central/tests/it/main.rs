@@ -21,6 +21,7 @@ mod roles;
 mod safety;
 mod server;
 mod staff_page;
+mod status_page;
 mod store;
 mod store_log;
 mod support;

@@ -27,7 +27,7 @@ const TOKEN: &str = "staff-token-for-the-page";
 const KIOSK_TOKEN: &str = "kiosk-token-not-for-staff";
 
 /// chromedriver on a free loopback port, killed on drop.
-struct Driver(Child, u16);
+pub(crate) struct Driver(Child, u16);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -46,7 +46,7 @@ fn chromedriver() -> Option<std::path::PathBuf> {
 
 /// chromedriver, or `None` (said in one line) when it is not installed and
 /// this is not CI; in CI a missing chromedriver fails the test.
-fn driver_or_skip() -> Option<Driver> {
+pub(crate) fn driver_or_skip() -> Option<Driver> {
     if chromedriver().is_none() {
         let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
         assert!(
@@ -81,7 +81,7 @@ fn start_driver() -> Driver {
     Driver(child, port)
 }
 
-async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+pub(crate) async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -104,7 +104,7 @@ async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
 }
 
 /// Polls the text of `css` until `want` accepts it.
-async fn text_until(c: &Client, css: &str, want: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn text_until(c: &Client, css: &str, want: impl Fn(&str) -> bool) -> String {
     let start = Instant::now();
     loop {
         if let Ok(e) = c.find(Locator::Css(css)).await {
