@@ -67,18 +67,18 @@ impl Public {
     }
 
     /// `Ok` when the client may ask now, else `429` with `Retry-After`.
-    fn admit(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Result<(), Response> {
+    fn admit(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Result<(), Refused> {
         use governor::clock::{Clock, DefaultClock};
         let ip = Public::client(peer, headers);
         self.rate.check_key(&ip).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-            ServiceError::RateLimited(secs).into_response()
+            Refused::Service(ServiceError::RateLimited(secs))
         })
     }
 
-    fn office(&self, id: &str) -> Result<Office, Response> {
-        self.central.office(id).ok_or_else(not_found)
+    fn office(&self, id: &str) -> Result<Office, Refused> {
+        self.central.office(id).ok_or(Refused::NotFound)
     }
 }
 
@@ -107,8 +107,27 @@ fn not_found() -> Response {
     r
 }
 
-fn failed(e: ServiceError) -> Response {
-    e.into_response()
+/// Why a public request is not answered with its page.
+enum Refused {
+    /// The bilingual 404 page.
+    NotFound,
+    /// An error as the API answers it (JSON, status, `Retry-After`).
+    Service(ServiceError),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::NotFound => not_found(),
+            Refused::Service(e) => e.into_response(),
+        }
+    }
+}
+
+impl From<ServiceError> for Refused {
+    fn from(e: ServiceError) -> Refused {
+        Refused::Service(e)
+    }
 }
 
 type Peer = Option<ConnectInfo<SocketAddr>>;
@@ -123,14 +142,14 @@ async fn office_page(
     let run = async {
         p.admit(peer.map(|c| c.0), &headers)?;
         let o = p.office(&office)?;
-        let view = o.public_office().await.map_err(failed)?;
-        Ok::<_, Response>(cached(
+        let view = o.public_office().await?;
+        Ok::<_, Refused>(cached(
             30,
             HTML,
             html::office_page(Lang::from_query(q.lang.as_deref()), &view),
         ))
     };
-    run.await.unwrap_or_else(|r| r)
+    run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The office, date and number of a status path, or the 404 page.
@@ -139,14 +158,14 @@ async fn status_of(
     office: &str,
     date: &str,
     number: &str,
-) -> Result<(Office, view::PublicStatus), Response> {
+) -> Result<(Office, view::PublicStatus), Refused> {
     let o = p.office(office)?;
-    let date = parse_date(date).ok_or_else(not_found)?;
+    let date = parse_date(date).ok_or(Refused::NotFound)?;
     if !view::is_public_number(number) {
-        return Err(not_found());
+        return Err(Refused::NotFound);
     }
-    let status = o.public_status(date, number).await.map_err(failed)?;
-    Ok((o, status.ok_or_else(not_found)?))
+    let status = o.public_status(date, number).await?;
+    Ok((o, status.ok_or(Refused::NotFound)?))
 }
 
 async fn status_page(
@@ -160,13 +179,13 @@ async fn status_page(
         p.admit(peer.map(|c| c.0), &headers)?;
         let (o, s) = status_of(&p, &office, &date, &number).await?;
         let today = s.date == o.today().to_string();
-        Ok::<_, Response>(cached(
+        Ok::<_, Refused>(cached(
             5,
             HTML,
             html::status_page(Lang::from_query(q.lang.as_deref()), &s, today),
         ))
     };
-    run.await.unwrap_or_else(|r| r)
+    run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn status_json(
@@ -179,14 +198,13 @@ async fn status_json(
         p.admit(peer.map(|c| c.0), &headers)?;
         let (_, s) = match status_of(&p, &office, &date, &number).await {
             Ok(found) => found,
-            Err(r) if r.status() == StatusCode::NOT_FOUND => {
-                return Err(ServiceError::NotFound.into_response())
-            }
+            // The JSON endpoint answers JSON, not the page.
+            Err(Refused::NotFound) => return Err(ServiceError::NotFound.into()),
             Err(r) => return Err(r),
         };
-        Ok::<_, Response>(cached(5, "application/json", Json(s)))
+        Ok::<_, Refused>(cached(5, "application/json", Json(s)))
     };
-    run.await.unwrap_or_else(|r| r)
+    run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn events(
@@ -202,14 +220,14 @@ async fn events(
         let slot = p
             .streams
             .take(o.id())
-            .ok_or_else(|| ServiceError::TooManyStreams(limit).into_response())?;
+            .ok_or(ServiceError::TooManyStreams(limit))?;
         let last_id = headers
             .get("last-event-id")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         // Subscribe before reading the log: nothing falls between the two.
         let live = o.subscribe();
-        let (first, upto) = o.stream_start(last_id).await.map_err(failed)?;
+        let (first, upto) = o.stream_start(last_id).await?;
         // Ends when the server stops or the stream has lived long enough.
         let (end, ending) = tokio::sync::watch::channel(false);
         let mut stopping = p.central.fanout().closing();
@@ -223,7 +241,7 @@ async fn events(
         });
         let ping = p.central.settings().ping_every.min(Duration::from_secs(15));
         let sse = fanout::event_stream(first, upto, live, ending, slot, ping);
-        Ok::<_, Response>(
+        Ok::<_, Refused>(
             (
                 [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
                 sse,
@@ -231,7 +249,7 @@ async fn events(
                 .into_response(),
         )
     };
-    run.await.unwrap_or_else(|r| r)
+    run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn p_js() -> Response {

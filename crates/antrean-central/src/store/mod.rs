@@ -143,7 +143,7 @@ pub enum PriorityOutcome {
     Unknown,
     Refused(crate::call_order::PriorityRefusal),
     /// The booking with its claim now.
-    Set(StoredBooking),
+    Set(Box<StoredBooking>),
 }
 
 /// What [`Store::cancel`] did.

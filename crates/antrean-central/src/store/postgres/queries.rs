@@ -495,10 +495,10 @@ pub(super) async fn set_priority(
             .await?;
     }
     tx.commit().await?;
-    Ok(PriorityOutcome::Set(StoredBooking {
+    Ok(PriorityOutcome::Set(Box::new(StoredBooking {
         priority: Some(next),
         ..b
-    }))
+    })))
 }
 
 pub(super) async fn counter_action(

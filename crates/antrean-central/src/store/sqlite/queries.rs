@@ -314,10 +314,10 @@ pub(super) fn set_priority(
         )?;
     }
     tx.commit()?;
-    Ok(PriorityOutcome::Set(StoredBooking {
+    Ok(PriorityOutcome::Set(Box::new(StoredBooking {
         priority: Some(next),
         ..b
-    }))
+    })))
 }
 
 pub(super) fn counter_action(
