@@ -9,7 +9,8 @@
 //! headers. Without chromedriver the browser test says so in one line and
 //! passes, except in CI (`CI` set), where it fails. A city's administrator
 //! chooses among the offices its token may see, and calls at the one
-//! chosen only.
+//! chosen only. A clerk confirms a resident's priority claim, and the next
+//! call takes it before the earlier ordinary check-in.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -373,4 +374,65 @@ fn a_city_administrator_chooses_the_office_on_the_staff_page() {
     });
     assert_eq!(serving_at(utara).as_deref(), Some("B-001"));
     assert_eq!(serving_at(timur), None, "another office's counter");
+}
+
+#[test]
+fn a_clerk_confirms_a_priority_claim_and_calls_it_first() {
+    let Some(driver) = driver_or_skip() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (central, addr) = inprocess_central_with(&rt, dir.path(), &[(TOKEN, Role::Staff, None)]);
+    let first = rt.block_on(book_and_check_in(&central, "09:00-10:00", "lobby-1"));
+    let elderly = rt.block_on(book_and_check_in(&central, "09:00-10:00", "lobby-1"));
+    let office = central.default_office();
+    let code = rt
+        .block_on(office.bookings_on(office.today()))
+        .unwrap()
+        .into_iter()
+        .find(|b| b.number == elderly)
+        .unwrap()
+        .code;
+    // The kiosk passed on the resident's claim.
+    rt.block_on(office.request_priority(
+        &code,
+        &antrean_core::api::PriorityRequest {
+            kiosk: "lobby-1".into(),
+            requested_at: NOW.into(),
+        },
+    ))
+    .unwrap();
+    let profile = dir.path().join("chromium-profile");
+    rt.block_on(async {
+        let c = browser(&driver, &profile).await;
+        c.goto(&format!("http://{addr}/")).await.unwrap();
+        let token = c.find(Locator::Id("token")).await.unwrap();
+        token.send_keys(&format!("{TOKEN}\t")).await.unwrap();
+        // The claim is marked, with the clerk's two choices.
+        let waiting = text_until(&c, "#waiting tbody", |t| t.contains("diminta / requested")).await;
+        assert!(waiting.contains(&first), "{waiting}");
+        c.find(Locator::Css(&format!(
+            "button.priority-confirm[data-booking='{code}']"
+        )))
+        .await
+        .expect("a confirm button for the claim")
+        .click()
+        .await
+        .unwrap();
+        text_until(&c, "#waiting tbody", |t| {
+            t.contains("PRIORITAS (dikonfirmasi")
+        })
+        .await;
+        // Confirmed: called before the earlier ordinary check-in.
+        click(&c, "next").await;
+        text_until(&c, "#serving", |t| t == elderly).await;
+        c.close().await.unwrap();
+    });
+    let board = rt.block_on(central.board()).unwrap();
+    let serving = board.counters[0].serving.as_ref().expect("counter 1 calls");
+    assert_eq!(
+        (serving.number.as_str(), serving.priority),
+        (elderly.as_str(), true)
+    );
 }
