@@ -38,6 +38,9 @@ use html::Lang;
 /// `Last-Event-ID` and misses nothing): no connection is held forever.
 pub const STREAM_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
+/// Client addresses the rate limiter keeps before it forgets idle ones.
+const MAX_TRACKED_CLIENTS: usize = 10_000;
+
 /// What the public routes share.
 #[derive(Clone)]
 struct Public {
@@ -70,6 +73,10 @@ impl Public {
     fn admit(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Result<(), Refused> {
         use governor::clock::{Clock, DefaultClock};
         let ip = Public::client(peer, headers);
+        // Bounded memory: forget addresses that have not asked lately.
+        if self.rate.len() > MAX_TRACKED_CLIENTS {
+            self.rate.retain_recent();
+        }
         self.rate.check_key(&ip).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;

@@ -19,6 +19,11 @@ impl Office {
         req: &PriorityRequest,
     ) -> ServiceResult<PriorityAnswer> {
         rules::check_short("requested_at", &req.requested_at, 40).map_err(ServiceError::Refused)?;
+        if !crate::auth::is_identifier(&req.kiosk) {
+            return Err(ServiceError::unprocessable(
+                "the kiosk id must be 1-64 lower-case letters, digits, - or _",
+            ));
+        }
         if chrono::DateTime::parse_from_rfc3339(&req.requested_at).is_err() {
             return Err(ServiceError::unprocessable(
                 "requested_at must be RFC 3339 with an offset, e.g. 2024-05-08T09:12:00+07:00",
