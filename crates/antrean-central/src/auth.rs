@@ -90,6 +90,12 @@ pub enum Action<'a> {
     Notice,
     /// `GET staff`: who waits, kiosks' health.
     StaffView,
+    /// `POST checkins/{b}/priority` whose body names this kiosk.
+    PriorityRequest {
+        kiosk: &'a str,
+    },
+    /// `POST checkins/{b}/priority/confirm|decline`.
+    PriorityDecision,
 }
 
 impl Action<'_> {
@@ -113,14 +119,21 @@ pub fn allows(who: &Principal, office: &str, action: Action<'_>) -> bool {
         Role::Admin => true,
         Role::Kiosk => match action {
             Action::Manifest | Action::Board | Action::Events => true,
-            Action::Checkin { kiosk } | Action::Health { kiosk } => own_kiosk(kiosk),
+            Action::Checkin { kiosk }
+            | Action::Health { kiosk }
+            | Action::PriorityRequest { kiosk } => own_kiosk(kiosk),
             _ => false,
         },
         Role::Board => matches!(action, Action::Board | Action::Events),
         Role::Booking => matches!(action, Action::Book | Action::Cancel),
         Role::Staff => matches!(
             action,
-            Action::Counter | Action::Notice | Action::StaffView | Action::Board | Action::Events
+            Action::Counter
+                | Action::Notice
+                | Action::StaffView
+                | Action::Board
+                | Action::Events
+                | Action::PriorityDecision
         ),
     }
 }
@@ -279,35 +292,39 @@ mod tests {
             Counter,
             Notice,
             StaffView,
+            PriorityRequest { kiosk: "lobby-1" },
+            PriorityDecision,
         ];
         // One row per role: which of `actions` it may do at its own office
         // (kiosk bound to lobby-1).
-        let table: [(Role, [bool; 10]); 5] = [
+        let table: [(Role, [bool; 12]); 5] = [
             (
                 Role::Kiosk,
                 [
-                    true, true, true, true, true, false, false, false, false, false,
+                    true, true, true, true, true, false, false, false, false, false, true, false,
                 ],
             ),
             (
                 Role::Board,
                 [
-                    false, true, true, false, false, false, false, false, false, false,
+                    false, true, true, false, false, false, false, false, false, false, false,
+                    false,
                 ],
             ),
             (
                 Role::Booking,
                 [
-                    false, false, false, false, false, true, true, false, false, false,
+                    false, false, false, false, false, true, true, false, false, false, false,
+                    false,
                 ],
             ),
             (
                 Role::Staff,
                 [
-                    false, true, true, false, false, false, false, true, true, true,
+                    false, true, true, false, false, false, false, true, true, true, false, true,
                 ],
             ),
-            (Role::Admin, [true; 10]),
+            (Role::Admin, [true; 12]),
         ];
         for (role, row) in table {
             let p = who(
@@ -324,6 +341,11 @@ mod tests {
         let kiosk = who(Role::Kiosk, "kota-bogor", Some("lobby-1"));
         assert!(!allows(&kiosk, "kota-bogor", Checkin { kiosk: "lobby-2" }));
         assert!(!allows(&kiosk, "kota-bogor", Health { kiosk: "lobby-2" }));
+        assert!(!allows(
+            &kiosk,
+            "kota-bogor",
+            PriorityRequest { kiosk: "lobby-2" }
+        ));
         let root = who(Role::Admin, ALL_OFFICES, None);
         assert!(allows(&root, "kota-bekasi", Counter));
         // `*` means every office only for admin tokens.

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use crate::service::Office;
 use crate::store::{CounterAction, Finish};
 use crate::{Central, ServiceError, StoredBooking};
-use antrean_core::api::{BookingRequest, CheckinRequest};
+use antrean_core::api::{BookingRequest, CheckinRequest, PriorityRequest};
 use antrean_core::manifest::BookingStatus;
 
 /// What the demo seeding made at one office.
@@ -191,12 +191,13 @@ async fn simulate_round(central: &Office, counter: &str) {
         Err(_) => return,
     };
     // What happens this round, decided up front.
-    let (arrives, recall, skip) = {
+    let (arrives, recall, skip, priority) = {
         let mut rng = rand::rngs::StdRng::from_entropy();
         (
             rng.gen_ratio(2, 3),
             rng.gen_ratio(1, 12),
             rng.gen_ratio(1, 15),
+            rng.gen_ratio(1, 10),
         )
     };
     // Someone whose session is open arrives at the other kiosk.
@@ -217,6 +218,20 @@ async fn simulate_round(central: &Office, counter: &str) {
                 offline: false,
             })
             .await;
+        // Now and then an elderly resident asks for priority, and the
+        // counter confirms it (the board shows PRIORITAS at the call).
+        if priority {
+            let _ = central
+                .request_priority(
+                    &b.code,
+                    &PriorityRequest {
+                        kiosk: other_kiosk(central).into(),
+                        requested_at: now.to_rfc3339(),
+                    },
+                )
+                .await;
+            let _ = central.decide_priority(&b.code, true).await;
+        }
     }
     if recall {
         let _ = central.counter_action(counter, CounterAction::Recall).await;

@@ -44,6 +44,9 @@ pub enum ServiceError {
     AlreadyCheckedIn,
     #[error("Booking sudah dibatalkan.")]
     Cancelled,
+    /// `409 not_checked_in`: a priority claim before its check-in arrived.
+    #[error("Check-in belum diterima; coba lagi sebentar. / The check-in has not arrived yet; retry later.")]
+    NotCheckedIn,
     #[error("this counter serves nobody now")]
     NothingCalled,
     #[error("too many writes with this token; retry after {0} s")]
@@ -77,7 +80,9 @@ impl ServiceError {
             UnknownOffice | UnknownBooking | UnknownCounter(_) | UnknownAction | NotFound => {
                 StatusCode::NOT_FOUND
             }
-            SlotFull { .. } | AlreadyCheckedIn | Cancelled | NothingCalled => StatusCode::CONFLICT,
+            SlotFull { .. } | AlreadyCheckedIn | Cancelled | NothingCalled | NotCheckedIn => {
+                StatusCode::CONFLICT
+            }
             RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             TooManyStreams(_) => StatusCode::SERVICE_UNAVAILABLE,
             Storage(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,6 +107,7 @@ impl ServiceError {
             AlreadyCheckedIn => "already_checked_in",
             Cancelled => "cancelled",
             NothingCalled => "nothing_called",
+            NotCheckedIn => "not_checked_in",
             RateLimited(_) => "rate_limited",
             TooManyStreams(_) => "too_many_streams",
             Storage(StoreError::Unavailable(_)) => "unavailable",

@@ -15,6 +15,7 @@
 //! `demo`.
 
 pub mod auth;
+pub mod call_order;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -23,6 +24,8 @@ pub mod keys;
 pub mod limits;
 pub mod maintenance;
 pub mod metrics;
+pub mod priority_routes;
+pub mod public;
 pub mod routes;
 pub mod rules;
 pub mod service;

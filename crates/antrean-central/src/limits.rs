@@ -58,15 +58,23 @@ pub struct WriteLimiter {
 
 impl WriteLimiter {
     pub fn new(limits: &Limits) -> WriteLimiter {
+        WriteLimiter {
+            limiter: WriteLimiter::keyed_quota(limits),
+        }
+    }
+
+    /// A keyed limiter at the writes' rate and burst (the public pages
+    /// use it per client address).
+    pub fn keyed_quota<K: std::hash::Hash + Eq + Clone>(
+        limits: &Limits,
+    ) -> DefaultKeyedRateLimiter<K> {
         let per_minute =
             NonZeroU32::new(limits.writes_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.write_burst.max(1)).unwrap_or(NonZeroU32::MIN);
         let quota = Quota::with_period(Duration::from_secs(60) / per_minute.get())
             .unwrap_or(Quota::per_minute(per_minute))
             .allow_burst(burst);
-        WriteLimiter {
-            limiter: DefaultKeyedRateLimiter::keyed(quota),
-        }
+        DefaultKeyedRateLimiter::keyed(quota)
     }
 
     /// `Ok` when token `id` may write now, else how long it should wait.
@@ -231,7 +239,7 @@ pub async fn serve_connections(
                 _ = &mut shutdown => break,
             }
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(s) => s,
                 Err(e) if is_connection_error(&e) => continue,
@@ -248,8 +256,12 @@ pub async fn serve_connections(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        // The peer's address for the public pages' per-client rate.
+        let service = tower_http::add_extension::AddExtension::new(
+            app.clone(),
+            axum::extract::ConnectInfo(peer),
+        );
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             // Errors here are the peer's (closed early, header timeout).

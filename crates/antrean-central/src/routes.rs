@@ -39,12 +39,12 @@ use antrean_core::manifest::Manifest;
 type ApiResult<T> = ServiceResult<T>;
 
 /// Reads a JSON body; bad JSON is `400 invalid_request`.
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+pub(crate) fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     serde_json::from_slice(bytes).map_err(|e| ServiceError::BadRequest(format!("bad JSON: {e}")))
 }
 
 /// The bearer token's principal (`401` without a valid one).
-async fn who(c: &Central, headers: &HeaderMap) -> ApiResult<Principal> {
+pub(crate) async fn who(c: &Central, headers: &HeaderMap) -> ApiResult<Principal> {
     let token = auth::bearer(
         headers
             .get(header::AUTHORIZATION)
@@ -55,7 +55,7 @@ async fn who(c: &Central, headers: &HeaderMap) -> ApiResult<Principal> {
 
 /// Authenticates and checks the role at `office` for an action that
 /// needs no body; the office to work on.
-async fn guard(
+pub(crate) async fn guard(
     c: &Central,
     headers: &HeaderMap,
     office: &str,
@@ -342,6 +342,7 @@ pub fn router(central: Central) -> Router {
         )
         .route(&format!("{office}/notice"), post(post_notice))
         .route(&format!("{office}/staff"), get(get_staff))
+        .merge(crate::priority_routes::routes())
         .fallback(fallback)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -365,7 +366,9 @@ pub fn router(central: Central) -> Router {
         .layer(header(header::CACHE_CONTROL, "no-store"))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
-        .with_state(central)
+        .with_state(central.clone())
+        // The public pages (no token), with their own caching and limits.
+        .merge(crate::public::router(central))
 }
 
 /// Serves until `shutdown` resolves, within the connection limits; open

@@ -72,11 +72,46 @@ async function refresh() {
     }
     const mine = s.board.counters.find(c => c.id === counterSelect.value);
     document.getElementById("serving").textContent = mine && mine.serving ? mine.serving.number : "\u2013";
-    fill("waiting", s.waiting.map(w => [w.number, w.slot, w.service]));
+    fillWaiting(s.waiting);
     fill("counters", s.board.counters.map(c => [c.label, c.serving ? c.serving.number : "\u2013"]));
     fill("kiosks", s.kiosks.map(k => [k.kiosk, k.kind, k.reported ? k.printer : "belum lapor / never reported", k.reported ? String(k.pending) : "", k.at]));
     message.textContent = "";
   } catch (e) { offices = offices && offices.length ? offices : null; message.textContent = e.message; }
+}
+
+// Priority claims: the state, and confirm/decline buttons for staff who
+// saw the reason at the counter (UU 25/2009 art. 29).
+const PRIORITY = { requested: "diminta / requested", confirmed: "PRIORITAS (dikonfirmasi / confirmed)", declined: "ditolak / declined" };
+function fillWaiting(rows) {
+  const tbody = document.querySelector("#waiting tbody");
+  tbody.replaceChildren();
+  for (const w of rows) {
+    const tr = document.createElement("tr");
+    [w.number, w.slot, w.service].forEach(t => cell(tr, t));
+    const td = document.createElement("td");
+    td.className = w.priority ? "priority " + w.priority : "";
+    td.textContent = w.priority ? PRIORITY[w.priority] || w.priority : "";
+    if (w.priority) {
+      for (const [d, label] of [["confirm", "Konfirmasi / confirm"], ["decline", "Tolak / decline"]]) {
+        if ((d === "confirm") === (w.priority === "confirmed")) { continue; }
+        const b = document.createElement("button");
+        b.textContent = label;
+        b.dataset.booking = w.booking;
+        b.dataset.decision = d;
+        b.className = "priority-" + d;
+        b.addEventListener("click", () => decide(w.booking, d));
+        td.appendChild(b);
+      }
+    }
+    tr.appendChild(td);
+    tbody.appendChild(tr);
+  }
+}
+
+async function decide(booking, decision) {
+  try { await api("POST", "/checkins/" + encodeURIComponent(booking) + "/priority/" + decision); message.textContent = ""; }
+  catch (e) { message.textContent = e.message; }
+  refresh();
 }
 
 async function act(action) {

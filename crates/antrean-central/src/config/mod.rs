@@ -14,7 +14,9 @@ use serde::Deserialize;
 
 use crate::limits::Limits;
 use crate::rules::{BookingRules, MAX_PREFIX_LEN};
-use crate::settings::{CentralSettings, OfficeSettings, SessionDef};
+use crate::settings::{
+    breaks_between, CentralSettings, OfficeSettings, PriorityPolicy, SessionDef,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +41,10 @@ pub struct CentralFile {
     pub services: Vec<ServiceSection>,
     #[serde(default)]
     pub counters: Vec<CounterSection>,
+    /// How counters call confirmed priority arrivals (every office that
+    /// has no `[offices.priority]` of its own).
+    #[serde(default)]
+    pub priority: Option<PrioritySection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,6 +68,29 @@ pub struct OfficeSection {
     pub services: Vec<ServiceSection>,
     #[serde(default)]
     pub counters: Vec<CounterSection>,
+    /// Breaks of the day (`HH:MM-HH:MM`); absent: the gaps between sessions.
+    #[serde(default)]
+    pub breaks: Option<Vec<String>>,
+    /// Where residents book (`https://...`), shown on the public page.
+    #[serde(default)]
+    pub booking_url: Option<String>,
+    #[serde(default)]
+    pub priority: Option<PrioritySection>,
+}
+
+/// `[priority]`: `policy = "first_in_session"` (default) or
+/// `"dedicated_counter"` with `counters = ["4"]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrioritySection {
+    #[serde(default = "first_in_session")]
+    pub policy: String,
+    #[serde(default)]
+    pub counters: Vec<String>,
+}
+
+fn first_in_session() -> String {
+    "first_in_session".into()
 }
 
 /// `[database]`: PostgreSQL for a city (several instances share it).
@@ -613,6 +642,79 @@ impl CentralFile {
         }
         s.kiosks = o.kiosks.clone();
         s.boards = o.boards.clone();
+        s.breaks = match &o.breaks {
+            None => breaks_between(&s.sessions),
+            Some(list) => {
+                for (i, b) in list.iter().enumerate() {
+                    if antrean_core::booking::Slot::parse(b).is_none() {
+                        return Err(invalid(
+                            format!("{key}.breaks[{i}]"),
+                            format!("{b:?} is not a break"),
+                            "write HH:MM-HH:MM, the start before the end, e.g. \"12:00-13:00\"",
+                        ));
+                    }
+                }
+                list.clone()
+            }
+        };
+        s.booking_url = match o.booking_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) => {
+                let ok = (url.starts_with("https://") || url.starts_with("http://"))
+                    && url.len() <= 200
+                    && !url
+                        .chars()
+                        .any(|c| c.is_whitespace() || c.is_control() || "\"<>'`".contains(c));
+                if !ok {
+                    return Err(invalid(
+                        format!("{key}.booking_url"),
+                        format!("{url:?} is not a web address"),
+                        "write https://... (at most 200 characters, no spaces or quotes), or leave it out",
+                    ));
+                }
+                Some(url.to_string())
+            }
+        };
+        let (priority, priority_key) = match (&o.priority, &self.priority) {
+            (Some(p), _) => (Some(p), format!("{key}.priority")),
+            (None, p) => (p.as_ref(), "priority".to_string()),
+        };
+        if let Some(p) = priority {
+            s.priority = match p.policy.as_str() {
+                "first_in_session" if p.counters.is_empty() => PriorityPolicy::FirstInSession,
+                "first_in_session" => {
+                    return Err(invalid(
+                        format!("{priority_key}.counters"),
+                        "counters are only for policy = \"dedicated_counter\"",
+                        "remove counters, or set policy = \"dedicated_counter\"",
+                    ))
+                }
+                "dedicated_counter" => {
+                    if p.counters.is_empty() {
+                        return Err(invalid(
+                            format!("{priority_key}.counters"),
+                            "a dedicated counter policy needs its counters",
+                            "list them, e.g. counters = [\"4\"]",
+                        ));
+                    }
+                    if let Some(c) = p.counters.iter().find(|c| !s.has_counter(c)) {
+                        return Err(invalid(
+                            format!("{priority_key}.counters"),
+                            format!("office {:?} has no counter {c:?}", s.id),
+                            "use ids of its [[counters]]",
+                        ));
+                    }
+                    PriorityPolicy::DedicatedCounter(p.counters.clone())
+                }
+                other => {
+                    return Err(invalid(
+                        format!("{priority_key}.policy"),
+                        format!("{other:?} is not a policy"),
+                        "write \"first_in_session\" or \"dedicated_counter\"",
+                    ))
+                }
+            };
+        }
         Ok(s)
     }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::settings::PriorityPolicy;
 
 fn load_text(text: &str, env_url: Option<&str>) -> Result<CentralConfig, String> {
     CentralFile::parse(text, Path::new("central.toml"), env_url.map(str::to_string))
@@ -224,4 +225,132 @@ fn the_database_comes_from_the_file_or_the_environment() {
     ] {
         assert_eq!(redact_url(url), shown);
     }
+}
+
+/// The seeds' day: five one-hour sessions of 50, lunch 12:00-13:00.
+const SEEDS_DAY: [&str; 5] = [
+    "08:00-09:00",
+    "09:00-10:00",
+    "10:00-11:00",
+    "11:00-12:00",
+    "13:00-14:00",
+];
+
+fn assert_seeds_day(o: &OfficeSettings, file: &str) {
+    let slots: Vec<&str> = o.sessions.iter().map(|s| s.slot.as_str()).collect();
+    assert_eq!(slots, SEEDS_DAY, "{file}: office {}", o.id);
+    assert!(
+        o.sessions.iter().all(|s| s.quota == 50),
+        "{file}: office {}: 50 places a session",
+        o.id
+    );
+    assert_eq!(o.breaks, ["12:00-13:00"], "{file}: office {}", o.id);
+}
+
+#[test]
+fn every_shipped_central_config_has_the_seeds_day() {
+    let files = [
+        (
+            "central.example.toml",
+            include_str!("../../../../config/central.example.toml"),
+        ),
+        (
+            "central.demo.toml",
+            include_str!("../../../../config/central.demo.toml"),
+        ),
+        (
+            "central-city.example.toml",
+            include_str!("../../../../config/central-city.example.toml"),
+        ),
+    ];
+    for (name, text) in files {
+        let c = load_text(text, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for o in &c.settings.offices {
+            if name == "central-city.example.toml" && o.id == "kota-bekasi" {
+                // The city's main office keeps its own longer sessions (the
+                // example of a plan of one's own), with the same lunch break.
+                assert_eq!(o.sessions.len(), 3);
+                assert_eq!(o.breaks, ["12:00-13:00"]);
+                assert_eq!(
+                    o.priority,
+                    PriorityPolicy::DedicatedCounter(vec!["4".into()])
+                );
+                continue;
+            }
+            assert_seeds_day(o, name);
+            assert_eq!(o.priority, PriorityPolicy::FirstInSession, "{name}");
+        }
+    }
+    // Without any [[sessions]]: the same day.
+    let bare = parse("[office]\nid = \"x\"\nname = \"X\"\n[server]\ndb = \"d\"\nkey_dir = \"k\"\n")
+        .unwrap();
+    assert_seeds_day(&bare.offices[0], "no sessions listed");
+}
+
+#[test]
+fn breaks_booking_url_and_priority_are_checked() {
+    let base = "[office]\nid = \"kota-bogor\"\nname = \"X\"\n";
+    let server = "[server]\ndb = \"d\"\nkey_dir = \"k\"\n";
+    // (office keys, top-level tables after [server], the key its error names or None)
+    let cases: [(&str, &str, Option<&str>); 10] = [
+        ("breaks = [\"12:00-13:00\", \"15:00-15:30\"]\n", "", None),
+        ("breaks = [\"noon\"]\n", "", Some("office.breaks[0]")),
+        (
+            "booking_url = \"https://antrean.example.go.id/\"\n",
+            "",
+            None,
+        ),
+        (
+            "booking_url = \"javascript:alert(1)\"\n",
+            "",
+            Some("office.booking_url"),
+        ),
+        (
+            "booking_url = \"https://x/\\\"><script>\"\n",
+            "",
+            Some("office.booking_url"),
+        ),
+        (
+            "",
+            "[priority]\npolicy = \"dedicated_counter\"\ncounters = [\"4\"]\n",
+            None,
+        ),
+        (
+            "",
+            "[priority]\npolicy = \"dedicated_counter\"\ncounters = [\"9\"]\n",
+            Some("priority.counters"),
+        ),
+        (
+            "",
+            "[priority]\npolicy = \"dedicated_counter\"\n",
+            Some("priority.counters"),
+        ),
+        (
+            "",
+            "[priority]\npolicy = \"first_come\"\n",
+            Some("priority.policy"),
+        ),
+        (
+            "[office.priority]\npolicy = \"first_in_session\"\ncounters = [\"1\"]\n",
+            "",
+            Some("office.priority.counters"),
+        ),
+    ];
+    for (office, tables, key) in cases {
+        let text = format!("{base}{office}{server}{tables}");
+        match (parse(&text), key) {
+            (Ok(_), None) => {}
+            (Err(e), Some(k)) => assert!(e.contains(&format!("key `{k}`")), "{text}\n{e}"),
+            (r, _) => panic!("{text}\n{r:?}"),
+        }
+    }
+    let s = parse(&format!(
+        "{base}breaks = []\nbooking_url = \"https://b.example/\"\n{server}"
+    ))
+    .unwrap();
+    assert!(s.offices[0].breaks.is_empty(), "listed breaks win");
+    assert_eq!(
+        s.offices[0].booking_url.as_deref(),
+        Some("https://b.example/")
+    );
 }

@@ -10,7 +10,9 @@ use super::Office;
 use crate::error::{ServiceError, ServiceResult};
 use crate::rules;
 use crate::store::{CounterAction, Finish, KioskHealth, Replay};
-use antrean_core::api::{BoardCounter, BoardSnapshot, HealthReport, RecentCall, Serving, Waiting};
+use antrean_core::api::{
+    BoardCounter, BoardSnapshot, HealthReport, PriorityState, RecentCall, Serving, Waiting,
+};
 use antrean_core::events::{BoardEvent, ResetEvent};
 use antrean_core::manifest::BookingStatus;
 
@@ -45,9 +47,14 @@ pub struct StaffView {
 /// One checked-in resident waiting (no name).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StaffWaiting {
+    /// The booking code (what confirm/decline take).
+    pub booking: String,
     pub number: String,
     pub slot: String,
     pub service: String,
+    /// The priority claim, when the resident made one at the kiosk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<PriorityState>,
 }
 
 /// One device's last report: the office's kiosks and boards (listed in
@@ -124,8 +131,7 @@ impl Office {
                         number: b.number.clone(),
                         service: b.service.clone(),
                         called_at: b.called_at.clone().unwrap_or_default(),
-                        // Set once the call order knows priority arrivals.
-                        priority: false,
+                        priority: b.priority == Some(PriorityState::Confirmed),
                     }),
             })
             .collect();
@@ -173,7 +179,13 @@ impl Office {
         let now = self.now().to_rfc3339();
         let called = self
             .store()
-            .call_next(self.id(), counter, self.today(), &now)
+            .call_next(
+                self.id(),
+                counter,
+                self.today(),
+                &now,
+                self.settings().priority.calls_priority_first(counter),
+            )
             .await?;
         Ok(called.map(|c| CallAnswer {
             booking: c.booking.code,
@@ -264,9 +276,11 @@ impl Office {
             .into_iter()
             .filter(|b| b.status == BookingStatus::CheckedIn)
             .map(|b| StaffWaiting {
+                booking: b.code,
                 number: b.number,
                 slot: b.slot,
                 service: b.service,
+                priority: b.priority,
             })
             .collect();
         let mut reports = self.kiosk_health().await?;

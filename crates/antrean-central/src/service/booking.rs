@@ -38,7 +38,7 @@ pub struct CancelAnswer {
 /// Minutes until the next call per person ahead: minutes per resident
 /// (the day's finished calls once there are three, else the default) over
 /// the open counters.
-fn pace(default_minutes: u32, counters: usize, day: &[StoredBooking]) -> f64 {
+pub(crate) fn pace(default_minutes: u32, counters: usize, day: &[StoredBooking]) -> f64 {
     let served: Vec<f64> = day
         .iter()
         .filter(|b| b.status == BookingStatus::Served)
@@ -333,6 +333,7 @@ mod tests {
             ahead: None,
             estimated_call: None,
             done_at: done.map(str::to_string),
+            priority: None,
         }
     }
 

@@ -12,6 +12,7 @@
 
 mod board;
 mod booking;
+mod priority;
 mod single;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +22,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Serialize;
 
 pub use board::{CallAnswer, CounterAnswer, StaffKiosk, StaffView, StaffWaiting};
+pub(crate) use booking::pace;
 pub use booking::{mask_name, CancelAnswer};
 
 use crate::auth::{self, Action, Principal, Role, TokenInfo, TokenSpecError};

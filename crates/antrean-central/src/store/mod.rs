@@ -20,7 +20,8 @@ use chrono::NaiveDate;
 use tokio::sync::broadcast;
 
 use crate::auth::{Principal, Role, TokenInfo};
-use antrean_core::api::HealthReport;
+use crate::call_order::PriorityChange;
+use antrean_core::api::{HealthReport, PriorityState};
 use antrean_core::events::{BoardEvent, CallEvent, CheckinEvent, CounterEvent, EncodedEvent};
 use antrean_core::manifest::BookingStatus;
 
@@ -52,6 +53,8 @@ pub struct StoredBooking {
     pub estimated_call: Option<String>,
     /// When the counter finished with it (served or no-show).
     pub done_at: Option<String>,
+    /// Its priority claim, if the resident made one.
+    pub priority: Option<PriorityState>,
 }
 
 impl StoredBooking {
@@ -64,7 +67,7 @@ impl StoredBooking {
             service: self.service.clone(),
             called_at: called_at.to_string(),
             recall,
-            priority: false,
+            priority: self.priority == Some(PriorityState::Confirmed),
         })
     }
 
@@ -132,6 +135,15 @@ pub enum CheckinOutcome {
     /// It was not `booked` any more (checked in before, called, served,
     /// cancelled): nothing changed.
     Already(StoredBooking),
+}
+
+/// What [`Store::set_priority`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PriorityOutcome {
+    Unknown,
+    Refused(crate::call_order::PriorityRefusal),
+    /// The booking with its claim now.
+    Set(Box<StoredBooking>),
 }
 
 /// What [`Store::cancel`] did.
@@ -295,16 +307,28 @@ pub trait Store: Send + Sync + 'static {
         -> StoreResult<()>;
 
     /// Counter `counter` calls the next one: whom it served (if called) is
-    /// finished as served, then the first checked-in booking of `today` by
-    /// session and serial is called (`call` event). `None` when nobody
-    /// waits (the current one is finished all the same).
+    /// finished as served, then [`crate::call_order::next_to_call`] of the
+    /// checked-in bookings of `today`'s current session (the earliest with
+    /// anyone waiting) is called (`call` event), confirmed priority first
+    /// when `priority_first`. `None` when nobody waits (the current one is
+    /// finished all the same).
     async fn call_next(
         &self,
         office: &str,
         counter: &str,
         today: NaiveDate,
         now: &str,
+        priority_first: bool,
     ) -> StoreResult<Option<Called>>;
+
+    /// Changes the booking's priority claim as
+    /// [`crate::call_order::priority_after`] says.
+    async fn set_priority(
+        &self,
+        office: &str,
+        code: &str,
+        change: PriorityChange,
+    ) -> StoreResult<PriorityOutcome>;
 
     /// Recall, done or skip on the booking counter `counter` has called;
     /// `None` when it serves nobody.
@@ -405,6 +429,7 @@ impl Appended for CheckinOutcome {
 
 impl Appended for Option<StoredBooking> {}
 impl Appended for CancelOutcome {}
+impl Appended for PriorityOutcome {}
 impl Appended for () {}
 impl Appended for usize {}
 impl Appended for i64 {}

@@ -25,12 +25,14 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 use tokio::sync::broadcast;
 
+use super::PriorityOutcome;
 use super::{
     AppliedMigration, BoardRows, Called, CancelOutcome, CheckinOutcome, CounterAction, Feed,
     KioskHealth, NewBooking, NewCheckin, NewToken, Replay, Store, StoreError, StoreResult,
     StoredBooking,
 };
 use crate::auth::{Principal, TokenInfo};
+use crate::call_order::PriorityChange;
 use antrean_core::api::HealthReport;
 use antrean_core::events::{BoardEvent, EncodedEvent};
 
@@ -119,11 +121,18 @@ impl From<sqlx::Error> for StoreError {
 /// shipped. Handed to sqlx's migrator as they are (the same checksums as
 /// its `migrate!` macro, whose compile-time cost this saves); a test holds
 /// the list to the directory.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "city",
-    include_str!("../../migrations/postgres/0001_city.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "city",
+        include_str!("../../migrations/postgres/0001_city.sql"),
+    ),
+    (
+        2,
+        "priority",
+        include_str!("../../migrations/postgres/0002_priority.sql"),
+    ),
+];
 
 /// [`MIGRATIONS`] as a source for `sqlx::migrate::Migrator`.
 #[derive(Debug)]
@@ -300,8 +309,18 @@ impl Store for PostgresStore {
         counter: &str,
         today: NaiveDate,
         now: &str,
+        priority_first: bool,
     ) -> StoreResult<Option<Called>> {
-        queries::call_next(&self.pool, office, counter, today, now).await
+        queries::call_next(&self.pool, office, counter, today, now, priority_first).await
+    }
+
+    async fn set_priority(
+        &self,
+        office: &str,
+        code: &str,
+        change: PriorityChange,
+    ) -> StoreResult<PriorityOutcome> {
+        queries::set_priority(&self.pool, office, code, change).await
     }
 
     async fn counter_action(

@@ -22,12 +22,14 @@ use chrono::NaiveDate;
 use rusqlite::Connection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::PriorityOutcome;
 use super::{
     Appended, AppliedMigration, BoardRows, Called, CancelOutcome, CheckinOutcome, CounterAction,
     Feed, KioskHealth, NewBooking, NewCheckin, NewToken, Replay, Store, StoreError, StoreResult,
     StoredBooking,
 };
 use crate::auth::{Principal, TokenInfo};
+use crate::call_order::PriorityChange;
 use antrean_core::api::HealthReport;
 use antrean_core::events::{BoardEvent, EncodedEvent};
 
@@ -290,10 +292,24 @@ impl Store for SqliteStore {
         counter: &str,
         today: NaiveDate,
         now: &str,
+        priority_first: bool,
     ) -> StoreResult<Option<Called>> {
         let (counter, now) = (counter.to_string(), now.to_string());
         self.write_office(office, move |c, o| {
-            queries::call_next(c, o, &counter, today, &now)
+            queries::call_next(c, o, &counter, today, &now, priority_first)
+        })
+        .await
+    }
+
+    async fn set_priority(
+        &self,
+        office: &str,
+        code: &str,
+        change: PriorityChange,
+    ) -> StoreResult<PriorityOutcome> {
+        let code = code.to_string();
+        self.write_office(office, move |c, o| {
+            queries::set_priority(c, o, &code, change)
         })
         .await
     }

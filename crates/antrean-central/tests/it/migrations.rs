@@ -48,7 +48,10 @@ async fn a_single_office_database_moves_forward_keeping_its_data() {
     let db = dir.path().join("central.sqlite3");
     old_database(&db);
     let store = SqliteStore::open(&db, OFFICE).unwrap();
-    assert_eq!(store.applied_migrations(), ["0001_initial", "0002_offices"]);
+    assert_eq!(
+        store.applied_migrations(),
+        ["0001_initial", "0002_offices", "0003_priority"]
+    );
     let day = NaiveDate::from_ymd_opt(2024, 5, 8).unwrap();
     let bookings = store.bookings_on(OFFICE, day).await.unwrap();
     let numbers: Vec<(&str, &str)> = bookings
@@ -57,6 +60,10 @@ async fn a_single_office_database_moves_forward_keeping_its_data() {
         .collect();
     assert_eq!(numbers, [("B-001", "checked_in"), ("B-002", "booked")]);
     assert_eq!(bookings[0].masked_name.as_deref(), Some("S***i R."));
+    assert_eq!(
+        bookings[0].priority, None,
+        "no claim before priority arrivals"
+    );
     assert_eq!(store.last_seq(OFFICE).await.unwrap(), 2);
     let board = store.board(OFFICE, day, 10).await.unwrap();
     assert_eq!(board.notice.as_deref(), Some("Istirahat"));
@@ -123,7 +130,9 @@ fn migrate_says_what_it_applied_on_sqlite_and_postgres() {
     let (ok, out, err) = central_cmd(&["migrate", "--config", cfg], None);
     assert!(ok, "{err}");
     assert!(
-        out.contains("applied 0001_initial") && out.contains("applied 0002_offices"),
+        out.contains("applied 0001_initial")
+            && out.contains("applied 0002_offices")
+            && out.contains("applied 0003_priority"),
         "{out}"
     );
     assert!(out.contains(&db.display().to_string()), "{out}");
@@ -138,7 +147,9 @@ fn migrate_says_what_it_applied_on_sqlite_and_postgres() {
     let (ok, out, err) = central_cmd(&["migrate", "--config", cfg], None);
     assert!(ok, "{err}");
     assert!(
-        out.contains("PostgreSQL") && out.contains("applied 0001_city"),
+        out.contains("PostgreSQL")
+            && out.contains("applied 0001_city")
+            && out.contains("applied 0002_priority"),
         "{out}"
     );
     assert!(

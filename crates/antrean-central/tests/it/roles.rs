@@ -56,7 +56,7 @@ async fn every_endpoint_on(backend: Backend) {
     // Rows: what is called. `k` = 2xx, `u` = 401, `f` = 403, in the
     // columns' order. The setup makes a 2xx possible for every caller
     // the role table allows.
-    let rows: [(&str, &str); 15] = [
+    let rows: [(&str, &str); 21] = [
         ("GET manifest", "uuukkfffkkff"),
         ("GET board", "uuukkkfkkkff"),
         ("GET events", "uuukkkfkkkff"),
@@ -70,6 +70,12 @@ async fn every_endpoint_on(backend: Backend) {
         ("POST counters/1/skip", "uuuffffkkkff"),
         ("POST notice", "uuuffffkkkff"),
         ("GET staff", "uuuffffkkkff"),
+        ("POST checkins/{b}/priority (kiosk lobby-1)", "uuukffffkkff"),
+        ("POST checkins/{b}/priority/confirm", "uuuffffkkkff"),
+        ("POST checkins/{b}/priority/decline", "uuuffffkkkff"),
+        ("GET /p/{office} (public page)", "kkkkkkkkkkkk"),
+        ("GET /p/{office}/{date}/{number}", "kkkkkkkkkkkk"),
+        ("GET /p/{office}/status/{date}/{number}", "kkkkkkkkkkkk"),
         ("GET / (staff page)", "kkkkkkkkkkkk"),
         ("GET /staff.js", "kkkkkkkkkkkk"),
     ];
@@ -124,6 +130,29 @@ async fn every_endpoint_on(backend: Backend) {
                 }
                 "POST notice" => ("POST", "/notice".into(), Some(json!({"text": "Istirahat"}))),
                 "GET staff" => ("GET", "/staff".into(), None),
+                "POST checkins/{b}/priority (kiosk lobby-1)" => {
+                    let (b, _) = s.checked_in("09:00-10:00").await;
+                    (
+                        "POST",
+                        format!("/checkins/{b}/priority"),
+                        Some(json!({"kiosk": "lobby-1", "requested_at": NOW})),
+                    )
+                }
+                w if w.starts_with("POST checkins/{b}/priority/") => {
+                    let (b, _) = s.checked_in("09:00-10:00").await;
+                    let decision = w.rsplit('/').next().unwrap();
+                    ("POST", format!("/checkins/{b}/priority/{decision}"), None)
+                }
+                // Public pages: no token needed, any token ignored.
+                "GET /p/{office} (public page)" => ("GET", format!("!/p/{OFFICE}"), None),
+                "GET /p/{office}/{date}/{number}" => {
+                    let (_, n) = s.checked_in("09:00-10:00").await;
+                    ("GET", format!("!/p/{OFFICE}/{TODAY}/{n}"), None)
+                }
+                "GET /p/{office}/status/{date}/{number}" => {
+                    let (_, n) = s.checked_in("09:00-10:00").await;
+                    ("GET", format!("!/p/{OFFICE}/status/{TODAY}/{n}"), None)
+                }
                 "GET / (staff page)" => ("GET", "/".into(), None),
                 "GET /staff.js" => ("GET", "/staff.js".into(), None),
                 other => unreachable!("{other}"),

@@ -9,7 +9,8 @@
 //! headers. Without chromedriver the browser test says so in one line and
 //! passes, except in CI (`CI` set), where it fails. A city's administrator
 //! chooses among the offices its token may see, and calls at the one
-//! chosen only.
+//! chosen only. A clerk confirms a resident's priority claim, and the next
+//! call takes it before the earlier ordinary check-in.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,7 +28,7 @@ const TOKEN: &str = "staff-token-for-the-page";
 const KIOSK_TOKEN: &str = "kiosk-token-not-for-staff";
 
 /// chromedriver on a free loopback port, killed on drop.
-struct Driver(Child, u16);
+pub(crate) struct Driver(Child, u16);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -46,7 +47,7 @@ fn chromedriver() -> Option<std::path::PathBuf> {
 
 /// chromedriver, or `None` (said in one line) when it is not installed and
 /// this is not CI; in CI a missing chromedriver fails the test.
-fn driver_or_skip() -> Option<Driver> {
+pub(crate) fn driver_or_skip() -> Option<Driver> {
     if chromedriver().is_none() {
         let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
         assert!(
@@ -81,7 +82,7 @@ fn start_driver() -> Driver {
     Driver(child, port)
 }
 
-async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+pub(crate) async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -104,7 +105,7 @@ async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
 }
 
 /// Polls the text of `css` until `want` accepts it.
-async fn text_until(c: &Client, css: &str, want: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn text_until(c: &Client, css: &str, want: impl Fn(&str) -> bool) -> String {
     let start = Instant::now();
     loop {
         if let Ok(e) = c.find(Locator::Css(css)).await {
@@ -373,4 +374,65 @@ fn a_city_administrator_chooses_the_office_on_the_staff_page() {
     });
     assert_eq!(serving_at(utara).as_deref(), Some("B-001"));
     assert_eq!(serving_at(timur), None, "another office's counter");
+}
+
+#[test]
+fn a_clerk_confirms_a_priority_claim_and_calls_it_first() {
+    let Some(driver) = driver_or_skip() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (central, addr) = inprocess_central_with(&rt, dir.path(), &[(TOKEN, Role::Staff, None)]);
+    let first = rt.block_on(book_and_check_in(&central, "09:00-10:00", "lobby-1"));
+    let elderly = rt.block_on(book_and_check_in(&central, "09:00-10:00", "lobby-1"));
+    let office = central.default_office();
+    let code = rt
+        .block_on(office.bookings_on(office.today()))
+        .unwrap()
+        .into_iter()
+        .find(|b| b.number == elderly)
+        .unwrap()
+        .code;
+    // The kiosk passed on the resident's claim.
+    rt.block_on(office.request_priority(
+        &code,
+        &antrean_core::api::PriorityRequest {
+            kiosk: "lobby-1".into(),
+            requested_at: NOW.into(),
+        },
+    ))
+    .unwrap();
+    let profile = dir.path().join("chromium-profile");
+    rt.block_on(async {
+        let c = browser(&driver, &profile).await;
+        c.goto(&format!("http://{addr}/")).await.unwrap();
+        let token = c.find(Locator::Id("token")).await.unwrap();
+        token.send_keys(&format!("{TOKEN}\t")).await.unwrap();
+        // The claim is marked, with the clerk's two choices.
+        let waiting = text_until(&c, "#waiting tbody", |t| t.contains("diminta / requested")).await;
+        assert!(waiting.contains(&first), "{waiting}");
+        c.find(Locator::Css(&format!(
+            "button.priority-confirm[data-booking='{code}']"
+        )))
+        .await
+        .expect("a confirm button for the claim")
+        .click()
+        .await
+        .unwrap();
+        text_until(&c, "#waiting tbody", |t| {
+            t.contains("PRIORITAS (dikonfirmasi")
+        })
+        .await;
+        // Confirmed: called before the earlier ordinary check-in.
+        click(&c, "next").await;
+        text_until(&c, "#serving", |t| t == elderly).await;
+        c.close().await.unwrap();
+    });
+    let board = rt.block_on(central.board()).unwrap();
+    let serving = board.counters[0].serving.as_ref().expect("counter 1 calls");
+    assert_eq!(
+        (serving.number.as_str(), serving.priority),
+        (elderly.as_str(), true)
+    );
 }

@@ -33,6 +33,10 @@ const CASES: &[(&str, Check)] = &[
         Box::pin(calling_order(s))
     }),
     ("recall, done and skip", |s| Box::pin(counter_actions(s))),
+    (
+        "confirmed priority first in its session, never before a call",
+        |s| Box::pin(crate::priority::call_order(s)),
+    ),
     ("a gap-free seq, a reset on a new day, replay limits", |s| {
         Box::pin(crate::store_log::event_log(s))
     }),
@@ -224,7 +228,7 @@ async fn calling_order(s: Arc<dyn Store>) {
     let mut called = Vec::new();
     for (i, counter) in ["1", "2", "1"].into_iter().enumerate() {
         let c = s
-            .call_next(OFFICE, counter, day(8), &t(30 + i as u32))
+            .call_next(OFFICE, counter, day(8), &t(30 + i as u32), true)
             .await
             .unwrap()
             .expect("someone waits");
@@ -249,7 +253,9 @@ async fn calling_order(s: Arc<dyn Store>) {
     assert_eq!((a.status, a.done_at), (BookingStatus::Served, Some(t(32))));
     // Nobody waits: counter 2's current one is finished all the same.
     assert_eq!(
-        s.call_next(OFFICE, "2", day(8), &t(40)).await.unwrap(),
+        s.call_next(OFFICE, "2", day(8), &t(40), true)
+            .await
+            .unwrap(),
         None
     );
     let b = s.booking(OFFICE, &b1.code).await.unwrap().unwrap();
@@ -271,7 +277,7 @@ async fn counter_actions(s: Arc<dyn Store>) {
         None,
         "counter 3 serves nobody"
     );
-    s.call_next(OFFICE, "3", day(8), now)
+    s.call_next(OFFICE, "3", day(8), now, true)
         .await
         .unwrap()
         .unwrap();
@@ -313,7 +319,7 @@ async fn counter_actions(s: Arc<dyn Store>) {
         None,
         "finished: the counter is free"
     );
-    s.call_next(OFFICE, "3", day(8), later)
+    s.call_next(OFFICE, "3", day(8), later, true)
         .await
         .unwrap()
         .unwrap();

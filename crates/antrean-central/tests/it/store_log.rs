@@ -94,11 +94,11 @@ pub(crate) async fn board_rows(s: Arc<dyn Store>) {
         check_in(s, b).await;
     }
     let now = "2024-05-08T09:30:00+07:00";
-    s.call_next(OFFICE, "2", day(8), now).await.unwrap();
+    s.call_next(OFFICE, "2", day(8), now, true).await.unwrap();
     s.counter_action(OFFICE, "2", CounterAction::Recall, day(8), now)
         .await
         .unwrap();
-    s.call_next(OFFICE, "4", day(8), now).await.unwrap();
+    s.call_next(OFFICE, "4", day(8), now, true).await.unwrap();
     s.set_notice(OFFICE, Some("Istirahat".into()), day(8))
         .await
         .unwrap();

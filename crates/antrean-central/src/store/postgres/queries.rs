@@ -14,10 +14,12 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Row};
 
 use crate::auth::{Principal, Role, TokenInfo};
+use crate::call_order::{self, PriorityChange};
 use crate::rules;
 use crate::store::{
     BoardRows, Called, CancelOutcome, CheckinOutcome, CounterAction, Finish, KioskHealth,
-    NewBooking, NewCheckin, NewToken, Replay, StoreError, StoreResult, StoredBooking,
+    NewBooking, NewCheckin, NewToken, PriorityOutcome, Replay, StoreError, StoreResult,
+    StoredBooking,
 };
 use antrean_core::api::HealthReport;
 use antrean_core::events::{BoardEvent, EncodedEvent, NoticeEvent, ResetEvent};
@@ -31,7 +33,7 @@ pub(super) const CHANNEL: &str = "antrean_events";
 const MAX_INLINE_PAYLOAD: usize = 7000;
 
 const BOOKING_COLS: &str = "code, date, slot, letter, serial, number, service, status, name,
-    checked_in_at, kiosk, offline, called_at, counter, ahead, estimated_call, done_at";
+    checked_in_at, kiosk, offline, called_at, counter, ahead, estimated_call, done_at, priority";
 
 fn status_of(s: &str) -> BookingStatus {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
@@ -64,6 +66,7 @@ fn booking_row(r: &PgRow) -> StoreResult<StoredBooking> {
         ahead: ahead.map(u32::try_from).transpose().map_err(damaged_row)?,
         estimated_call: r.try_get("estimated_call")?,
         done_at: r.try_get("done_at")?,
+        priority: call_order::priority_of(r.try_get::<Option<String>, _>("priority")?.as_deref()),
     })
 }
 
@@ -174,6 +177,7 @@ pub(super) async fn book(
         ahead: None,
         estimated_call: None,
         done_at: None,
+        priority: None,
     };
     sqlx::query(
         "INSERT INTO bookings (office, code, date, slot, letter, serial, number, service, status, name)
@@ -406,6 +410,7 @@ pub(super) async fn call_next(
     counter: &str,
     today: NaiveDate,
     now: &str,
+    priority_first: bool,
 ) -> StoreResult<Option<Called>> {
     let mut tx = pool.begin().await?;
     let head = lock_office(&mut tx, office).await?;
@@ -413,16 +418,23 @@ pub(super) async fn call_next(
         // Calling the next one finishes the current one.
         finish(&mut tx, office, &current.code, counter, Finish::Done, now).await?;
     }
-    let next = sqlx::query(&format!(
+    // The current session's waiting bookings (at most its quota).
+    let rows = sqlx::query(&format!(
         "SELECT {BOOKING_COLS} FROM bookings
          WHERE office = $1 AND date = $2 AND status = 'checked_in'
-         ORDER BY slot, serial LIMIT 1"
+         AND slot = (SELECT MIN(slot) FROM bookings
+                     WHERE office = $1 AND date = $2 AND status = 'checked_in')
+         ORDER BY serial"
     ))
     .bind(office)
     .bind(today)
-    .fetch_optional(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    let Some(b) = next.as_ref().map(booking_row).transpose()? else {
+    let waiting = rows
+        .iter()
+        .map(booking_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let Some(b) = call_order::next_to_call(&waiting, priority_first).cloned() else {
         tx.commit().await?;
         return Ok(None);
     };
@@ -458,6 +470,35 @@ pub(super) async fn call_next(
         .ok_or_else(|| damaged(&b.code))?;
     tx.commit().await?;
     Ok(Some(Called { booking, events }))
+}
+
+pub(super) async fn set_priority(
+    pool: &PgPool,
+    office: &str,
+    code: &str,
+    change: PriorityChange,
+) -> StoreResult<PriorityOutcome> {
+    let mut tx = pool.begin().await?;
+    let Some(b) = booking_in(&mut tx, office, code, true).await? else {
+        return Ok(PriorityOutcome::Unknown);
+    };
+    let next = match call_order::priority_after(b.status, b.priority, change) {
+        Ok(p) => p,
+        Err(why) => return Ok(PriorityOutcome::Refused(why)),
+    };
+    if b.priority != Some(next) {
+        sqlx::query("UPDATE bookings SET priority = $3 WHERE office = $1 AND code = $2")
+            .bind(office)
+            .bind(code)
+            .bind(call_order::priority_str(next))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(PriorityOutcome::Set(Box::new(StoredBooking {
+        priority: Some(next),
+        ..b
+    })))
 }
 
 pub(super) async fn counter_action(

@@ -20,6 +20,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "offices",
         include_str!("../../../migrations/sqlite/0002_offices.sql"),
     ),
+    (
+        3,
+        "priority",
+        include_str!("../../../migrations/sqlite/0003_priority.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -10,17 +10,18 @@
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use crate::call_order::{self, PriorityChange};
 use crate::rules;
 use crate::store::{
     BoardRows, Called, CancelOutcome, CheckinOutcome, CounterAction, Finish, NewBooking,
-    NewCheckin, Replay, StoreError, StoreResult, StoredBooking,
+    NewCheckin, PriorityOutcome, Replay, StoreError, StoreResult, StoredBooking,
 };
 use antrean_core::events::{BoardEvent, ResetEvent};
 use antrean_core::manifest::BookingStatus;
 
 const BOOKING_COLS: &str =
     "code, date, slot, letter, serial, number, service, status, name, checked_in_at,
-    kiosk, offline, called_at, counter, ahead, estimated_call, done_at";
+    kiosk, offline, called_at, counter, ahead, estimated_call, done_at, priority";
 
 fn parse_day(s: &str) -> rusqlite::Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
@@ -54,6 +55,7 @@ fn booking_row(r: &rusqlite::Row) -> rusqlite::Result<StoredBooking> {
         ahead: r.get(14)?,
         estimated_call: r.get(15)?,
         done_at: r.get(16)?,
+        priority: call_order::priority_of(r.get::<_, Option<String>>(17)?.as_deref()),
     })
 }
 
@@ -125,6 +127,7 @@ pub(super) fn book(
         ahead: None,
         estimated_call: None,
         done_at: None,
+        priority: None,
     };
     tx.execute(
         "INSERT INTO bookings (office, code, date, slot, letter, serial, number, service, status, name)
@@ -252,21 +255,25 @@ pub(super) fn call_next(
     counter: &str,
     today: NaiveDate,
     now: &str,
+    priority_first: bool,
 ) -> StoreResult<Option<Called>> {
     let tx = write_tx(c)?;
     if let Some(current) = serving(&tx, office, counter)? {
         // Calling the next one finishes the current one.
         finish(&tx, office, &current.code, counter, Finish::Done, now)?;
     }
-    let next = tx
+    // The current session's waiting bookings (at most its quota).
+    let waiting = tx
         .prepare_cached(&format!(
             "SELECT {BOOKING_COLS} FROM bookings
              WHERE office = ?1 AND date = ?2 AND status = 'checked_in'
-             ORDER BY slot, serial LIMIT 1"
+             AND slot = (SELECT MIN(slot) FROM bookings
+                         WHERE office = ?1 AND date = ?2 AND status = 'checked_in')
+             ORDER BY serial"
         ))?
-        .query_row(params![office, today.to_string()], booking_row)
-        .optional()?;
-    let Some(b) = next else {
+        .query_map(params![office, today.to_string()], booking_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let Some(b) = call_order::next_to_call(&waiting, priority_first).cloned() else {
         tx.commit()?;
         return Ok(None);
     };
@@ -284,6 +291,33 @@ pub(super) fn call_next(
     let booking = booking(&tx, office, &b.code)?.ok_or_else(|| damaged(&b.code))?;
     tx.commit()?;
     Ok(Some(Called { booking, events }))
+}
+
+pub(super) fn set_priority(
+    c: &mut Connection,
+    office: &str,
+    code: &str,
+    change: PriorityChange,
+) -> StoreResult<PriorityOutcome> {
+    let tx = write_tx(c)?;
+    let Some(b) = booking(&tx, office, code)? else {
+        return Ok(PriorityOutcome::Unknown);
+    };
+    let next = match call_order::priority_after(b.status, b.priority, change) {
+        Ok(p) => p,
+        Err(why) => return Ok(PriorityOutcome::Refused(why)),
+    };
+    if b.priority != Some(next) {
+        tx.execute(
+            "UPDATE bookings SET priority = ?3 WHERE office = ?1 AND code = ?2",
+            params![office, code, call_order::priority_str(next)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(PriorityOutcome::Set(Box::new(StoredBooking {
+        priority: Some(next),
+        ..b
+    })))
 }
 
 pub(super) fn counter_action(

@@ -119,8 +119,11 @@ impl Server {
         token: Option<&str>,
         body: Option<Value>,
     ) -> reqwest::Response {
-        // The staff page's files are at the root; the API under the office.
-        let url = if path == "/" || path.starts_with("/staff.") {
+        // The staff page's files are at the root (and a path starting with
+        // `!` is taken from the root as it is); the API under the office.
+        let url = if let Some(rooted) = path.strip_prefix('!') {
+            format!("http://{}{rooted}", self.addr)
+        } else if path == "/" || path.starts_with("/staff.") {
             format!("http://{}{path}", self.addr)
         } else {
             format!("{}{path}", self.base)
@@ -163,6 +166,23 @@ impl Server {
     }
 
     /// A booking checked in and called at `counter`.
+    /// Books a place in `slot` and checks it in at kiosk `lobby-1`:
+    /// (booking code, number).
+    pub async fn checked_in(&self, slot: &str) -> (String, String) {
+        let (booking, number) = self.book(slot).await;
+        self.central
+            .checkin(&CheckinRequest {
+                booking: booking.clone(),
+                number: number.clone(),
+                kiosk: "lobby-1".into(),
+                checked_in_at: NOW.into(),
+                offline: false,
+            })
+            .await
+            .unwrap();
+        (booking, number)
+    }
+
     pub async fn serving_at(&self, counter: &str) {
         let (booking, number) = self.book("09:00-10:00").await;
         self.central
