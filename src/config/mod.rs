@@ -13,6 +13,9 @@ use serde::{Deserialize, Deserializer};
 
 use antrean_core::keys::TrustedKey;
 
+mod ticket;
+pub use ticket::TicketConfig;
+
 /// Where to look for the expected form of a value.
 const EXAMPLE: &str = "see config/kiosk.example.toml for the expected form";
 
@@ -265,21 +268,6 @@ pub struct CentralConfig {
     pub allow_insecure_http: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TicketConfig {
-    #[serde(default = "default_footer")]
-    pub footer: Vec<String>,
-}
-
-impl Default for TicketConfig {
-    fn default() -> Self {
-        TicketConfig {
-            footer: default_footer(),
-        }
-    }
-}
-
 /// Which screens `run` shows.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -512,13 +500,6 @@ fn default_manifest_refresh_s() -> u64 {
 fn default_retry_max_s() -> u64 {
     30
 }
-fn default_footer() -> Vec<String> {
-    vec![
-        "Harap menunggu panggilan di layar.".into(),
-        "Simpan tiket ini.".into(),
-    ]
-}
-
 /// The line of a byte offset in `text` (1-based).
 fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).unwrap_or(text).matches('\n').count() + 1
@@ -807,8 +788,8 @@ impl Config {
             }
         }
         range("walkin.days_ahead", self.walkin.days_ahead as u64, 1, 14)?;
-        if self.ticket.footer.len() > 4 {
-            return Err(self.invalid("ticket.footer", "may hold at most 4 lines"));
+        if let Some((key, problem)) = self.ticket.problem() {
+            return Err(self.invalid(key, problem));
         }
         if let Some((key, problem)) = self.audio.problem() {
             return Err(self.invalid(key, problem));

@@ -209,10 +209,12 @@ pub struct Kiosk {
     printer: Printer,
     journal: Journal,
     uplink: Uplink,
-    /// Office name, paper width, footer.
+    /// Office id and name, paper width, footer, status page.
+    office_id: String,
     office_name: String,
     columns: u8,
     footer: Vec<String>,
+    status_url: String,
     retention: Retention,
     double: DoubleReadFilter,
     observers: Vec<ReportSink>,
@@ -239,9 +241,11 @@ impl Kiosk {
             printer,
             journal,
             uplink,
+            office_id: config.office.id.clone(),
             office_name: config.office.name.clone(),
             columns: config.printer.columns,
             footer: config.ticket.footer.clone(),
+            status_url: config.ticket.status_url.clone(),
             retention: Retention {
                 days: config.kiosk.retention_days,
                 state_dir: config.kiosk.state_dir.clone(),
@@ -552,15 +556,18 @@ impl Kiosk {
     ) -> ScanReport {
         let ticket = compose_ticket(
             &TicketContext {
+                office_id: &self.office_id,
                 office_name: &self.office_name,
                 columns: self.columns,
                 footer: &self.footer,
                 timezone: self.rules.timezone,
                 manifest: self.day.manifest(),
+                status_url: &self.status_url,
             },
             &booking,
             checked_in_at,
             reprint,
+            false,
             ahead,
             estimated_call.as_deref(),
         );

@@ -55,6 +55,26 @@ fn qr_module(columns: u8) -> u8 {
     }
 }
 
+/// The QR module size of the status link: smaller than the booking
+/// code's, the phone's camera is close.
+fn status_qr_module(columns: u8) -> u8 {
+    if columns >= 48 {
+        4
+    } else {
+        3
+    }
+}
+
+/// Every QR code goes through here: the printer's own `GS ( k` command,
+/// model 2, error correction M, at `module` dots.
+fn qr_code(p: &mut Printer<Capture>, data: &str, module: u8) -> escpos::errors::Result<()> {
+    p.qrcode_option(
+        &ascii(data),
+        QRCodeOption::new(QRCodeModel::Model2, module, QRCodeCorrectionLevel::M),
+    )?;
+    Ok(())
+}
+
 /// A printer building commands into memory.
 fn printer(columns: u8) -> (Printer<Capture>, Capture) {
     let capture = Capture::default();
@@ -87,20 +107,24 @@ fn build_ticket(p: &mut Printer<Capture>, t: &Ticket) -> escpos::errors::Result<
         p.reverse(true)?.bold(true)?.writeln(" CETAK ULANG ")?;
         p.reverse(false)?.bold(false)?;
     }
+    if t.priority {
+        p.reverse(true)?.bold(true)?.writeln(" PRIORITAS ")?;
+        p.reverse(false)?.bold(false)?;
+    }
     p.feed()?.justify(JustifyMode::LEFT)?;
     for line in &t.details {
         p.writeln(&ascii(line))?;
     }
     p.feed()?.justify(JustifyMode::CENTER)?;
-    p.qrcode_option(
-        &ascii(&t.qr),
-        QRCodeOption::new(
-            QRCodeModel::Model2,
-            qr_module(t.columns),
-            QRCodeCorrectionLevel::M,
-        ),
-    )?;
+    qr_code(p, &t.qr, qr_module(t.columns))?;
     p.writeln(&ascii(&t.booking))?;
+    if let Some(status) = &t.status {
+        p.feed()?.writeln(&ascii(&status.caption))?;
+        qr_code(p, &status.url, status_qr_module(t.columns))?;
+        for line in &status.lines {
+            p.writeln(&ascii(line))?;
+        }
+    }
     if !t.footer.is_empty() {
         p.feed()?;
         for line in &t.footer {
@@ -130,14 +154,8 @@ pub fn encode_slip(columns: u8, title: &[String], lines: &[String], qr: Option<&
             p.writeln(&ascii(l))?;
         }
         if let Some(data) = qr {
-            p.feed()?.justify(JustifyMode::CENTER)?.qrcode_option(
-                data,
-                QRCodeOption::new(
-                    QRCodeModel::Model2,
-                    qr_module(columns),
-                    QRCodeCorrectionLevel::M,
-                ),
-            )?;
+            p.feed()?.justify(JustifyMode::CENTER)?;
+            qr_code(p, data, qr_module(columns))?;
             p.writeln(&ascii(data))?;
         }
         p.feeds(3)?.custom(PARTIAL_CUT)?.print()?;
@@ -169,6 +187,7 @@ mod tests {
         ];
         antrean_core::ticket::compose(&antrean_core::ticket::TicketInput {
             columns,
+            office_id: "kota-bogor",
             office_name: "Dinas Kependudukan dan Pencatatan Sipil Kota Bogor",
             booking: &booking,
             service_name: "KTP Elektronik",
@@ -176,9 +195,11 @@ mod tests {
                 .unwrap(),
             timezone: chrono_tz::Asia::Jakarta,
             reprint,
+            priority: false,
             ahead: Some(12),
             estimated_call: Some("09:45"),
             footer: &footer,
+            status_url: "",
         })
     }
 

@@ -24,4 +24,5 @@ mod printer;
 mod shipped_config;
 mod soak;
 mod spec_vectors;
+mod ticket_status;
 mod ui;
