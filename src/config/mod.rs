@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer};
 
 use antrean_core::keys::TrustedKey;
 
+mod office_day;
 mod ticket;
 pub use ticket::TicketConfig;
 
@@ -91,6 +92,12 @@ pub struct OfficeConfig {
     /// The office's time zone (default `Asia/Jakarta`, WIB).
     #[serde(default = "default_timezone", deserialize_with = "time_zone")]
     pub timezone: Tz,
+    /// Breaks in the office's day, shown on the board (default 12:00-13:00).
+    #[serde(
+        default = "office_day::default_breaks",
+        deserialize_with = "office_day::breaks"
+    )]
+    pub breaks: Vec<antrean_core::booking::Slot>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -658,6 +665,9 @@ impl Config {
                 "office.name",
                 "must not be empty: it is printed on every ticket",
             ));
+        }
+        if let Some(problem) = office_day::breaks_problem(&self.office.breaks) {
+            return Err(self.invalid("office.breaks", problem));
         }
         if !is_identifier(&self.kiosk.id) {
             return Err(self.invalid(

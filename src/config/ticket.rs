@@ -49,7 +49,7 @@ impl TicketConfig {
         if url.trim() != url || url.ends_with('/') {
             return Some((
                 "ticket.status_url",
-                format!("{url:?} must not end with `/` or spaces; {example}"),
+                format!("{url:?} must not end with `/` (no trailing slash) or spaces; {example}"),
             ));
         }
         if url.len() > STATUS_URL_MAX {

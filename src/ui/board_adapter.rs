@@ -56,4 +56,5 @@ pub fn set_status(w: &BoardWindow, h: &BoardHeader) {
     a.set_date_text(h.date.as_str().into());
     a.set_clock_text(h.clock.as_str().into());
     a.set_warning_text(h.warning.as_str().into());
+    a.set_break_text(h.break_text.as_str().into());
 }

@@ -9,10 +9,12 @@ use chrono_tz::Tz;
 use crate::config::{Config, UiRole};
 use crate::kiosk::{Outcome, ScanReport};
 use crate::screen_feed::{BoardPicture, Situation, WalkInAnswer};
-use antrean_core::board::BoardState;
+use antrean_core::board::{current_break, BoardState};
 use antrean_core::booking::Slot;
 use antrean_core::checkin::{is_open, Reason, Rules};
-use antrean_core::locale::{date_en, jam, printer_fault_message, rejection_message, tanggal, zona};
+use antrean_core::locale::{
+    break_notice, date_en, jam, printer_fault_message, rejection_message, tanggal, zona,
+};
 use antrean_core::manifest::{default_service_name, Manifest};
 use antrean_core::printer_status::PrinterState;
 
@@ -25,6 +27,8 @@ pub struct ScreenSettings {
     pub desk: String,
     pub role: UiRole,
     pub fullscreen: bool,
+    /// `[office] breaks`: the board says so while one lasts.
+    pub breaks: Vec<Slot>,
 }
 
 impl ScreenSettings {
@@ -36,6 +40,7 @@ impl ScreenSettings {
             desk: config.walkin.desk_location.clone(),
             role: config.ui.role,
             fullscreen: config.ui.fullscreen,
+            breaks: config.office.breaks.clone(),
         }
     }
 }
@@ -382,6 +387,8 @@ pub struct BoardHeader {
     pub clock: String,
     /// For staff: the kiosk's printer, the kiosk's clock (empty when fine).
     pub warning: String,
+    /// During an office break: `Istirahat 12.00-13.00 / Lunch break`.
+    pub break_text: String,
 }
 
 /// The board's header in this situation.
@@ -405,11 +412,18 @@ pub fn board_header(s: &Situation, settings: &ScreenSettings) -> BoardHeader {
         }
         None => printer,
     };
+    let break_text = current_break(&settings.breaks, s.now.time())
+        .map(|b| {
+            let m = break_notice(b);
+            format!("{} / {}", m.id, m.en)
+        })
+        .unwrap_or_default();
     BoardHeader {
         office: settings.office_name.clone(),
         date,
         clock,
         warning,
+        break_text,
     }
 }
 
@@ -480,6 +494,23 @@ mod tests {
             desk: "Meja informasi".into(),
             role: UiRole::Both,
             fullscreen: false,
+            breaks: vec![Slot::parse("12:00-13:00").unwrap()],
+        }
+    }
+
+    #[test]
+    fn the_board_says_when_the_office_is_on_its_break() {
+        let cases = [
+            ("11:59", ""),
+            ("12:00", "Istirahat 12.00-13.00 / Lunch break"),
+            ("12:59", "Istirahat 12.00-13.00 / Lunch break"),
+            ("13:00", ""),
+        ];
+        for (at, want) in cases {
+            let mut s = situation(PrinterState::Ok, None, false);
+            s.now =
+                chrono::DateTime::parse_from_rfc3339(&format!("2024-05-08T{at}:00+07:00")).unwrap();
+            assert_eq!(board_header(&s, &settings()).break_text, want, "{at}");
         }
     }
 
