@@ -114,6 +114,10 @@ pub struct KioskConfig {
     /// Days the journal and cached manifests are kept (privacy).
     #[serde(default = "default_retention_days")]
     pub retention_days: u32,
+    /// How long a fresh ticket waits for the resident's "Prioritas" choice
+    /// on the kiosk screen (0: the choice is not offered).
+    #[serde(default = "default_priority_wait")]
+    pub priority_wait_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -477,6 +481,9 @@ fn default_reprint_limit() -> u32 {
 fn default_retention_days() -> u32 {
     30
 }
+fn default_priority_wait() -> u64 {
+    6
+}
 fn default_printer_baud() -> u32 {
     19200
 }
@@ -693,6 +700,12 @@ impl Config {
             self.kiosk.retention_days.into(),
             1,
             3650,
+        )?;
+        range(
+            "kiosk.priority_wait_seconds",
+            self.kiosk.priority_wait_seconds,
+            0,
+            30,
         )?;
         range(
             "kiosk.reprint_limit",

@@ -66,6 +66,8 @@ pub enum UiAction {
     WalkInHelp,
     /// "Cetak info" on the walk-in screen.
     PrintInfo,
+    /// "Prioritas" on the success screen, for this queue number.
+    Priority(String),
     /// A result screen timed out or "Kembali" was pressed.
     BackToIdle,
 }
@@ -135,6 +137,10 @@ pub struct ResultView {
     pub message_en: String,
     /// Offer the walk-in help (unknown or unreadable codes).
     pub offer_walkin: bool,
+    /// Offer "Prioritas" (the ticket waits for the choice).
+    pub offer_priority: bool,
+    /// The ticket says `PRIORITAS`.
+    pub priority: bool,
 }
 
 /// Turns a scan report into what the screen shows.
@@ -149,6 +155,8 @@ pub fn result_view(report: &ScanReport, manifest: Option<&Manifest>, tz: Tz) -> 
         message_id: String::new(),
         message_en: String::new(),
         offer_walkin: false,
+        offer_priority: report.choosing.is_some(),
+        priority: report.ticket.as_ref().is_some_and(|t| t.priority),
     };
     if let Some(b) = &report.booking {
         v.number = b.number.clone();

@@ -21,6 +21,7 @@ mod manifest_match;
 mod ops;
 mod panic_policy;
 mod printer;
+mod priority;
 mod shipped_config;
 mod soak;
 mod spec_vectors;

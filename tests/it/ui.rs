@@ -29,7 +29,7 @@ use slint::{ComponentHandle, Model};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-fn type_text(window: &slint::Window, text: &str) {
+pub(crate) fn type_text(window: &slint::Window, text: &str) {
     for c in text.chars() {
         let t: slint::SharedString = c.to_string().into();
         window.dispatch_event(WindowEvent::KeyPressed { text: t.clone() });
@@ -38,14 +38,14 @@ fn type_text(window: &slint::Window, text: &str) {
 }
 
 /// Presses the button a person would find by its label.
-fn press(kiosk: &KioskWindow, label: &str) {
+pub(crate) fn press(kiosk: &KioskWindow, label: &str) {
     let found: Vec<ElementHandle> = ElementHandle::find_by_accessible_label(kiosk, label).collect();
     assert!(!found.is_empty(), "no element labelled {label:?}");
     found[0].invoke_accessible_default_action();
 }
 
 /// Runs the screens until the kiosk shows `screen` (and `also` holds).
-fn wait_screen(
+pub(crate) fn wait_screen(
     kiosk: &KioskWindow,
     what: &str,
     screen: Screen,
@@ -66,6 +66,7 @@ name = "Dinas Kependudukan dan Pencatatan Sipil Kota Bogor"
 [kiosk]
 id = "ui-1"
 state_dir = "{}"
+priority_wait_seconds = 0
 [printer]
 port = "virtual"
 status_every_seconds = 1
@@ -112,6 +113,7 @@ fn the_screens() {
     a_person_uses_the_kiosk_and_the_board();
     an_idle_kiosk_does_not_wake_its_screens();
     the_board_shows_the_lunch_break();
+    crate::priority::a_resident_chooses_priority();
 }
 
 /// `[office] breaks` (default 12:00-13:00): the board says

@@ -121,6 +121,9 @@ pub fn sample_success() -> ResultView {
         message_id: String::new(),
         message_en: String::new(),
         offer_walkin: false,
+        // The ticket waits for the "Prioritas" choice.
+        offer_priority: true,
+        priority: false,
     }
 }
 
@@ -270,6 +273,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
     };
     let reprint = ResultView {
         reprint: true,
+        offer_priority: false,
         ahead: String::new(),
         ..sample_success()
     };
