@@ -238,9 +238,12 @@ pub struct BoardView {
     pub last_number: String,
     pub last_counter: String,
     pub last_recall: bool,
+    /// The call took a confirmed priority check-in first: `PRIORITAS`
+    /// beside the number says why.
+    pub last_priority: bool,
     pub flash_serial: i32,
-    /// (label, number or empty).
-    pub counters: Vec<(String, String)>,
+    /// (label, number or empty, served as priority).
+    pub counters: Vec<(String, String, bool)>,
     /// (number, counter label).
     pub recent: Vec<(String, String)>,
     /// (session `HH.MM-HH.MM`, count).
@@ -288,6 +291,7 @@ pub fn board_view(
             .map(|l| label_of(&l.call.counter).to_uppercase())
             .unwrap_or_default(),
         last_recall: state.last_call().is_some_and(|l| l.call.recall),
+        last_priority: state.last_call().is_some_and(|l| l.call.priority),
         flash_serial: state.last_call().map(|l| l.serial as i32).unwrap_or(0),
         counters: state
             .counters()
@@ -299,6 +303,7 @@ pub fn board_view(
                         .as_ref()
                         .map(|s| s.number.clone())
                         .unwrap_or_default(),
+                    c.serving.as_ref().is_some_and(|s| s.priority),
                 )
             })
             .collect(),
@@ -579,6 +584,33 @@ mod tests {
         assert_eq!(h.office, "Disdukcapil Bogor");
         assert_eq!(h.session.0, "Check-in dibuka untuk sesi 09.00-10.00");
         assert_eq!(h.session.1, "Check-in is open for session 09.00-10.00");
+    }
+
+    #[test]
+    fn a_priority_call_says_why_on_the_board() {
+        let snapshot: antrean_core::api::BoardSnapshot = serde_json::from_value(serde_json::json!({
+            "seq": 7,
+            "counters": [
+                {"id": "1", "label": "Loket 1", "serving": null},
+                {"id": "2", "label": "Loket 2", "serving": {"number": "B-031", "service": "KTP-EL", "called_at": "2024-05-08T09:30:00+07:00", "priority": true}}
+            ],
+            "recent": [{"number": "B-031", "counter": "2", "called_at": "2024-05-08T09:30:00+07:00"}],
+            "waiting": [],
+            "notice": null
+        }))
+        .unwrap();
+        let mut state = BoardState::new();
+        state.apply_snapshot(snapshot);
+        let v = board_view(&state, true, None);
+        assert!(v.last_priority);
+        assert_eq!(
+            v.counters,
+            vec![
+                ("Loket 1".to_string(), String::new(), false),
+                ("Loket 2".to_string(), "B-031".to_string(), true)
+            ]
+        );
+        assert!(!board_view(&BoardState::new(), true, None).last_priority);
     }
 
     #[test]

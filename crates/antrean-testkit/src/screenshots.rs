@@ -132,12 +132,13 @@ pub fn sample_board() -> BoardView {
         last_number: "B-015".into(),
         last_counter: "LOKET 3".into(),
         last_recall: false,
+        last_priority: false,
         flash_serial: 1,
         counters: vec![
-            ("Loket 1".into(), "A-031".into()),
-            ("Loket 2".into(), "B-012".into()),
-            ("Loket 3".into(), "B-015".into()),
-            ("Loket 4".into(), String::new()),
+            ("Loket 1".into(), "A-031".into(), false),
+            ("Loket 2".into(), "B-012".into(), true),
+            ("Loket 3".into(), "B-015".into(), false),
+            ("Loket 4".into(), String::new(), false),
         ],
         recent: vec![
             ("B-015".into(), "Loket 3".into()),
