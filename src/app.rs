@@ -403,7 +403,7 @@ fn start_announcer(
     if !config.audio.enabled {
         return None;
     }
-    let voice = match crate::audio::Voice::load(&config.audio.voice_dir()) {
+    let voice = match config.audio.load_voice() {
         Ok(voice) => voice,
         Err(e) => {
             tracing::warn!(error = %e, "no spoken calls");

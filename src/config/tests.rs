@@ -154,6 +154,16 @@ fn bad_configs_name_the_key_the_file_and_the_fix() {
         ),
         (
             "[printer]",
+            "[audio]\nlanguages = [\"id\", \"fr\"]\n[printer]",
+            &["audio.languages", "en"],
+        ),
+        (
+            "[printer]",
+            "[audio]\nlanguages = [\"en\", \"en\"]\n[printer]",
+            &["audio.languages", "twice"],
+        ),
+        (
+            "[printer]",
             "[audio]\nsink = \"pulse\"\n[printer]",
             &["audio.sink", "aplay"],
         ),

@@ -190,3 +190,70 @@ fn a_stale_backlog_is_not_read_out() {
         "chime nomor_antrean b satu silakan_menuju_loket dua"
     );
 }
+
+/// `[audio] languages = ["id", "en"]`: each call is said in Indonesian,
+/// then English ("Number B 15, please go to counter 2"), as one
+/// announcement with the shipped English clips, one call after another.
+#[test]
+fn calls_in_indonesian_then_english() {
+    let clock = Clock::starting_at(DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
+    let dir = tempfile::tempdir().unwrap();
+    let sink = RecordingSink::new(dir.path());
+    let log = sink.log.clone();
+    let (tx, rx) = channel();
+    for (seq, number, counter) in [(1, "B-015", "2"), (2, "A-003", "1")] {
+        tx.send(CallEvent {
+            seq,
+            number: number.into(),
+            counter: counter.into(),
+            service: "KK".into(),
+            called_at: "2024-05-08T09:19:55+07:00".into(),
+            recall: false,
+            priority: false,
+        })
+        .unwrap();
+    }
+    let config = AudioConfig {
+        style: antrean_core::announce::NumberStyle::Number,
+        languages: vec![
+            antrean_core::announce::Language::Id,
+            antrean_core::announce::Language::En,
+        ],
+        voice_dir: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/voice/id").into()),
+        ..AudioConfig::default()
+    };
+    let voice = config.load_voice().unwrap();
+    let _player = spawn_player(
+        rx,
+        config.load_voice().unwrap(),
+        config,
+        clock,
+        chrono_tz::Asia::Jakarta,
+        Box::new(sink),
+    )
+    .unwrap();
+    let records = wait_for("both calls", Duration::from_secs(10), || {
+        let l = log.lock().unwrap();
+        (l.len() >= 2).then(|| l.clone())
+    });
+    assert_eq!(
+        records[0].announcement.clips.join(" "),
+        "chime nomor_antrean b lima belas silakan_menuju_loket dua pause \
+         en/number en/b en/fifteen en/please_go_to_counter en/two"
+    );
+    assert!(records[1].start >= records[0].end, "announcements overlap");
+    for r in &records {
+        let clips = &r.announcement.clips;
+        assert!(voice.missing(clips.iter().map(String::as_str)).is_empty());
+        let mut reader = hound::WavReader::open(&r.file).unwrap();
+        let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+        assert_eq!(samples, assemble(&voice, clips, 80));
+        // The English half is real audio, not silence.
+        let pause = clips.iter().position(|c| c == "pause").unwrap();
+        let english: usize = clips[..=pause]
+            .iter()
+            .map(|c| voice.clip(c).unwrap().len() + (RATE * GAP_MS / 1000) as usize)
+            .sum();
+        assert!(samples[english..].iter().any(|s| s.unsigned_abs() > 1000));
+    }
+}
