@@ -4,6 +4,8 @@
 //! sink: `aplay` (ALSA) on a real board, or a null or recording sink where
 //! there is no sound card (tests, CI). What to say is `core::announce`.
 
+pub mod kiosk;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
@@ -56,6 +58,9 @@ pub struct AudioConfig {
     /// `aplay` (ALSA) or `none`.
     #[serde(default)]
     pub sink: SinkKind,
+    /// The kiosk says each scan's result aloud (with a kiosk screen).
+    #[serde(default = "yes")]
+    pub kiosk_voice: bool,
 }
 
 /// Where announcements are played.
@@ -120,6 +125,7 @@ impl Default for AudioConfig {
             freshness_seconds: default_fresh(),
             voice_dir: None,
             sink: SinkKind::default(),
+            kiosk_voice: true,
         }
     }
 }
@@ -529,6 +535,9 @@ mod tests {
             "/assets/voice/id"
         )))
         .unwrap();
+        // The kiosk's spoken help too.
+        let sentences = antrean_core::announce::KIOSK_SENTENCES.map(|(c, _)| c);
+        assert!(voice.missing(sentences).is_empty());
         let phrase = default_phrase();
         for letter in 'A'..='Z' {
             for n in [0u32, 1, 15, 120, 999] {

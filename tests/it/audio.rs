@@ -257,3 +257,94 @@ fn calls_in_indonesian_then_english() {
         assert!(samples[english..].iter().any(|s| s.unsigned_abs() > 1000));
     }
 }
+
+/// `[audio] kiosk_voice`: the kiosk says each scan's result, through the
+/// recording sink: the number and "take your ticket" for a check-in, a
+/// short reason for a refusal; switched off, it says nothing.
+#[test]
+fn the_kiosk_says_the_scan_result() {
+    use antrean_core::framing::Frame;
+    use antrean_kiosk::app::{kiosk_voice, App, AppOptions};
+    use antrean_kiosk::config::Config;
+    use antrean_kiosk::daemon::ScanSource;
+    use antrean_kiosk::kiosk::Event;
+    use antrean_testkit::prelude::{token, Office};
+
+    let office = Office::new("");
+    office.cache_vector_manifest();
+    let audio = format!(
+        "[printer]\nport = \"virtual\"\n\n[audio]\nsink = \"none\"\nstyle = \"number\"\nvoice_dir = \"{}/assets/voice/id\"\n",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    office.write_config(&audio);
+    let config = Config::load(&office.config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sink = RecordingSink::new(dir.path());
+    let log = sink.log.clone();
+    let observer = kiosk_voice(&config, Box::new(sink)).expect("kiosk_voice is on by default");
+    let clock = Clock::starting_at(DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
+    let app = App::start(
+        &config,
+        AppOptions {
+            source: ScanSource::None,
+            observers: vec![observer],
+            ..AppOptions::configured(clock)
+        },
+    )
+    .unwrap();
+    let scan = |text: String| {
+        app.sender()
+            .unwrap()
+            .send(Event::Scan(Frame::Scan(text)))
+            .unwrap()
+    };
+    let said = |n: usize| {
+        wait_for(&format!("{n} things said"), Duration::from_secs(10), || {
+            let l = log.lock().unwrap();
+            (l.len() >= n).then(|| l.clone())
+        })
+    };
+    scan(token(
+        "BGR-240508-00123",
+        "B-015",
+        "2024-05-08",
+        "09:00-10:00",
+        "KTP-EL",
+    ));
+    said(1);
+    scan(token(
+        "BGR-240509-00001",
+        "A-001",
+        "2024-05-09",
+        "09:00-10:00",
+        "KTP-EL",
+    ));
+    let records = said(2);
+    let clips: Vec<String> = records
+        .iter()
+        .map(|r| r.announcement.clips.join(" "))
+        .collect();
+    assert_eq!(
+        clips,
+        [
+            "nomor_antrean_anda b lima belas silakan_ambil_tiket",
+            "maaf_bukan_hari_ini"
+        ]
+    );
+    let voice = config.audio.load_voice().unwrap();
+    for r in &records {
+        let mut reader = hound::WavReader::open(&r.file).unwrap();
+        let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+        assert_eq!(samples, assemble(&voice, &r.announcement.clips, 80));
+        assert!(
+            samples.iter().any(|s| s.unsigned_abs() > 1000),
+            "not silence"
+        );
+    }
+    assert!(records[1].start >= records[0].end, "one after another");
+    app.stop();
+
+    office.write_config(&format!("{audio}kiosk_voice = false\n"));
+    let off = Config::load(&office.config).unwrap();
+    assert!(kiosk_voice(&off, Box::new(RecordingSink::new(dir.path()))).is_none());
+}

@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use chrono::{DateTime, FixedOffset, NaiveTime};
 
+use crate::checkin::Reason;
 use crate::events::CallEvent;
 
 /// How the serial of a queue number is read.
@@ -249,6 +250,87 @@ pub fn call_clips(
     out
 }
 
+/// What the kiosk says about a scan, for residents who cannot read the
+/// screen (`[audio] kiosk_voice`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KioskSpeech<'a> {
+    /// Checked in (or reprinted): "Nomor antrean Anda B 15. Silakan ambil
+    /// tiket."
+    Ticket { number: &'a str },
+    /// Refused: a short reason.
+    Refused(Reason),
+    /// The printer cannot print: "go to the information desk".
+    PrinterFault,
+}
+
+/// The clips the kiosk says about a scan (Indonesian; each refusal is one
+/// whole-sentence clip).
+pub fn kiosk_clips(speech: KioskSpeech, style: NumberStyle) -> Vec<String> {
+    let one = |c: &str| vec![c.to_string()];
+    match speech {
+        KioskSpeech::Ticket { number } => {
+            let phrase: Vec<String> = [
+                "nomor_antrean_anda",
+                "{letter}",
+                "{number}",
+                "silakan_ambil_tiket",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            clips(number, "", &phrase, style)
+        }
+        KioskSpeech::Refused(reason) => one(match reason {
+            Reason::NotToday => "maaf_bukan_hari_ini",
+            Reason::TooEarly => "maaf_belum_waktunya",
+            Reason::TooLate => "maaf_sesi_sudah_lewat",
+            Reason::AlreadyPrinted => "maaf_tiket_sudah_dicetak",
+            Reason::Cancelled | Reason::Expired => "maaf_booking_tidak_berlaku",
+            Reason::InvalidFormat
+            | Reason::UnknownKey
+            | Reason::BadSignature
+            | Reason::WrongOffice
+            | Reason::UnknownBooking => "maaf_kode_tidak_dikenali",
+        }),
+        KioskSpeech::PrinterFault => one("printer_bermasalah"),
+    }
+}
+
+/// The whole-sentence clips of [`kiosk_clips`] and what they say (for
+/// `scripts/make-voice` and recordings).
+pub const KIOSK_SENTENCES: [(&str, &str); 9] = [
+    ("nomor_antrean_anda", "Nomor antrean Anda"),
+    ("silakan_ambil_tiket", "Silakan ambil tiket."),
+    (
+        "maaf_bukan_hari_ini",
+        "Maaf, booking Anda bukan untuk hari ini.",
+    ),
+    (
+        "maaf_belum_waktunya",
+        "Maaf, belum waktunya check-in. Silakan tunggu.",
+    ),
+    (
+        "maaf_sesi_sudah_lewat",
+        "Maaf, sesi Anda sudah lewat. Silakan ke petugas.",
+    ),
+    (
+        "maaf_tiket_sudah_dicetak",
+        "Maaf, tiket sudah dicetak. Silakan ke petugas.",
+    ),
+    (
+        "maaf_booking_tidak_berlaku",
+        "Maaf, booking tidak berlaku. Silakan ke petugas.",
+    ),
+    (
+        "maaf_kode_tidak_dikenali",
+        "Maaf, kode tidak dikenali. Silakan ke petugas.",
+    ),
+    (
+        "printer_bermasalah",
+        "Printer bermasalah. Silakan ke meja informasi.",
+    ),
+];
+
 /// One announcement to play.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Announcement {
@@ -415,6 +497,47 @@ mod tests {
             ),
         ] {
             assert_eq!(clips(number, counter, &p, style).join(" "), expect);
+        }
+    }
+
+    #[test]
+    fn kiosk_speech_table() {
+        let cases = [
+            (
+                KioskSpeech::Ticket { number: "B-015" },
+                NumberStyle::Number,
+                "nomor_antrean_anda b lima belas silakan_ambil_tiket",
+            ),
+            (
+                KioskSpeech::Ticket { number: "B-015" },
+                NumberStyle::Digits,
+                "nomor_antrean_anda b nol satu lima silakan_ambil_tiket",
+            ),
+            (
+                KioskSpeech::Refused(Reason::NotToday),
+                NumberStyle::Digits,
+                "maaf_bukan_hari_ini",
+            ),
+            (
+                KioskSpeech::Refused(Reason::BadSignature),
+                NumberStyle::Digits,
+                "maaf_kode_tidak_dikenali",
+            ),
+            (
+                KioskSpeech::PrinterFault,
+                NumberStyle::Digits,
+                "printer_bermasalah",
+            ),
+        ];
+        for (speech, style, expect) in cases {
+            assert_eq!(kiosk_clips(speech, style).join(" "), expect, "{speech:?}");
+        }
+        // Every refusal has a sentence clip.
+        let known: Vec<&str> = KIOSK_SENTENCES.iter().map(|(c, _)| *c).collect();
+        for r in Reason::ALL {
+            for c in kiosk_clips(KioskSpeech::Refused(r), NumberStyle::Digits) {
+                assert!(known.contains(&c.as_str()), "{r:?}");
+            }
         }
     }
 
