@@ -390,6 +390,16 @@ impl Journal {
         Ok(())
     }
 
+    /// The resident asked for priority for this booking (a reprint or an
+    /// owed ticket says `PRIORITAS` again).
+    pub fn priority_requested(&self, booking: &str) -> Result<bool, JournalError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM priority_requests WHERE booking = ?1",
+            [booking],
+            |r| r.get::<_, i64>(0),
+        )? > 0)
+    }
+
     /// Priority requests to send, oldest first: (booking, requested_at).
     /// Only those whose check-in the central service already has.
     pub fn priority_outbox(&self) -> Result<Vec<(String, String)>, JournalError> {
@@ -524,6 +534,8 @@ mod tests {
         j.mark_priority_sent("BGR-240508-00123", at, "requested")
             .unwrap();
         assert!(j.priority_outbox().unwrap().is_empty());
+        assert!(j.priority_requested("BGR-240508-00123").unwrap());
+        assert!(!j.priority_requested("BGR-240508-00124").unwrap());
     }
 
     #[test]

@@ -666,6 +666,7 @@ impl Kiosk {
         let est = record.and_then(|r| r.estimated_call);
         let marks = Marks {
             resumed: true,
+            priority: self.priority_of(&booking),
             ..Marks::default()
         };
         let mut report = self.print(original, booking, marks, ahead, est);
@@ -683,11 +684,19 @@ impl Kiosk {
             .unwrap_or(at);
         let marks = Marks {
             reprint: true,
+            priority: self.priority_of(&booking),
             ..Marks::default()
         };
         let mut report = self.print(original, booking, marks, None, None);
         report.at = at;
         report
+    }
+
+    /// The resident chose priority for this booking earlier.
+    fn priority_of(&self, booking: &Booking) -> bool {
+        self.journal
+            .priority_requested(&booking.booking)
+            .unwrap_or(false)
     }
 
     /// Composes, encodes and prints; journals the result.
