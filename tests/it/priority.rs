@@ -119,7 +119,7 @@ pub fn a_resident_chooses_priority() {
         }))
         .unwrap()
     };
-    let (first, second) = (book(), book());
+    let (first, second, third, fourth) = (book(), book(), book(), book());
     // The kiosk with a printer emulator on a pseudo-terminal.
     let state = dir.path().join("state");
     let printer_link = dir.path().join("printer");
@@ -231,6 +231,32 @@ role = "kiosk"
     );
     assert!(!lines.iter().any(|l| l == "PRIORITAS"), "{lines:?}");
     assert!(!a.get_priority());
+
+    // 3. A scan while a ticket waits prints the waiting one first, as
+    // ordinary: tickets come out in check-in order.
+    type_text(kiosk.window(), &format!("{}\n", third.token));
+    let n = third.number.clone();
+    wait_screen(&kiosk, "the third choice", Screen::Success, move |k| {
+        let a = k.global::<KioskAdapter>();
+        a.get_offer_priority() && a.get_number() == n.as_str()
+    });
+    type_text(kiosk.window(), &format!("{}\n", fourth.token));
+    let n = fourth.number.clone();
+    wait_screen(&kiosk, "the fourth choice", Screen::Success, move |k| {
+        let a = k.global::<KioskAdapter>();
+        a.get_offer_priority() && a.get_number() == n.as_str()
+    });
+    let tickets = tap.wait_tickets(3);
+    let lines = ticket_lines(&tickets[2]);
+    assert!(
+        lines.iter().any(|l| l == third.number.as_str()),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l == "PRIORITAS"), "{lines:?}");
+    let tickets = tap.wait_tickets(4);
+    assert!(ticket_lines(&tickets[3])
+        .iter()
+        .any(|l| l == fourth.number.as_str()));
 
     // Exactly one priority request was taken, for the first booking only,
     // from this kiosk; nothing more arrives.
