@@ -296,6 +296,14 @@ impl App {
     /// what they show, and may send scans and requests.
     pub fn attach_screens(&self, screens: Arc<dyn Screens>) -> Result<ScreenFeed, AppError> {
         let daemon = self.daemon()?;
+        // With a kiosk screen, the kiosk also speaks (`[audio] kiosk_voice`).
+        if self.config.ui.role.shows_kiosk() {
+            if let Some(observer) =
+                kiosk_voice(&self.config, crate::audio::sink_for(&self.config.audio))
+            {
+                let _ = daemon.sender().send(Event::Observe(observer));
+            }
+        }
         Ok(crate::screen_feed::start(
             self.runtime.handle(),
             FeedSources {
@@ -394,6 +402,61 @@ impl App {
     }
 }
 
+/// The kiosk's spoken help (`[audio] kiosk_voice`): an observer of the
+/// kiosk loop's scan reports that hands what to say to a voice thread
+/// playing into `sink`. `None` when switched off or without a voice.
+pub fn kiosk_voice(config: &Config, sink: Box<dyn crate::audio::AudioSink>) -> Option<ReportSink> {
+    use antrean_core::announce::{kiosk_clips, Announcement, KioskSpeech};
+    if !(config.audio.enabled && config.audio.kiosk_voice) {
+        return None;
+    }
+    let voice = match crate::audio::Voice::load(&config.audio.voice_dir()) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "the kiosk will not speak");
+            return None;
+        }
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Err(e) = crate::audio::kiosk::spawn_kiosk_voice(rx, voice, config.audio.volume, sink) {
+        tracing::warn!(error = %e, "the kiosk will not speak: its voice thread did not start");
+        return None;
+    }
+    let style = config.audio.style;
+    // A ticket waiting for the priority choice is announced at once; its
+    // printed report then says nothing more.
+    let mut announced: Option<String> = None;
+    Some(Box::new(move |report: &crate::kiosk::ScanReport| {
+        use crate::kiosk::Outcome;
+        let number = report.booking.as_ref().map(|b| b.number.clone());
+        let speech = match &report.outcome {
+            Outcome::Accept | Outcome::Reprint => {
+                let again = report.choosing.is_none() && announced.is_some() && announced == number;
+                announced = report.choosing.and(number.clone());
+                if again {
+                    return true;
+                }
+                match &number {
+                    Some(n) => KioskSpeech::Ticket { number: n },
+                    None => return true,
+                }
+            }
+            Outcome::Rejected(r) => KioskSpeech::Refused(r.reason),
+            Outcome::PrinterFault(_) | Outcome::JournalFault => KioskSpeech::PrinterFault,
+            Outcome::DoubleRead => return true,
+        };
+        let clips = kiosk_clips(speech, style);
+        tx.send(Announcement {
+            seq: 0,
+            number: number.clone().unwrap_or_default(),
+            counter: String::new(),
+            recall: false,
+            clips,
+        })
+        .is_ok()
+    }))
+}
+
 /// Spoken calls: the announcer thread with the configured voice and sink.
 fn start_announcer(
     config: &Config,
@@ -403,7 +466,7 @@ fn start_announcer(
     if !config.audio.enabled {
         return None;
     }
-    let voice = match crate::audio::Voice::load(&config.audio.voice_dir()) {
+    let voice = match config.audio.load_voice() {
         Ok(voice) => voice,
         Err(e) => {
             tracing::warn!(error = %e, "no spoken calls");

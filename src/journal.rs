@@ -82,6 +82,13 @@ CREATE TABLE IF NOT EXISTS scans (
     booking  TEXT
 );
 CREATE INDEX IF NOT EXISTS scans_by_date ON scans(date);
+CREATE TABLE IF NOT EXISTS priority_requests (
+    booking       TEXT PRIMARY KEY,
+    requested_at  TEXT NOT NULL,
+    sent_at       TEXT,
+    state         TEXT,
+    refused       TEXT
+);
 CREATE TABLE IF NOT EXISTS printer_faults (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,
     at       TEXT NOT NULL,
@@ -357,11 +364,78 @@ impl Journal {
             "DELETE FROM checkins WHERE date < ?1 AND (sent_at IS NOT NULL OR refused IS NOT NULL)",
             [&c],
         )?;
+        self.conn.execute(
+            "DELETE FROM priority_requests WHERE booking NOT IN (SELECT booking FROM checkins)",
+            [],
+        )?;
         self.conn
             .execute("DELETE FROM scans WHERE date < ?1", [&c])?;
         self.conn
             .execute("DELETE FROM printer_faults WHERE date < ?1", [&c])?;
         Ok(n)
+    }
+
+    /// The resident asked for priority at the kiosk: the request waits in
+    /// the priority outbox until its check-in was delivered. Once per
+    /// booking (a repeat changes nothing).
+    pub fn record_priority(
+        &self,
+        booking: &str,
+        at: DateTime<FixedOffset>,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO priority_requests (booking, requested_at) VALUES (?1, ?2)",
+            params![booking, at.to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// The resident asked for priority for this booking (a reprint or an
+    /// owed ticket says `PRIORITAS` again).
+    pub fn priority_requested(&self, booking: &str) -> Result<bool, JournalError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM priority_requests WHERE booking = ?1",
+            [booking],
+            |r| r.get::<_, i64>(0),
+        )? > 0)
+    }
+
+    /// Priority requests to send, oldest first: (booking, requested_at).
+    /// Only those whose check-in the central service already has.
+    pub fn priority_outbox(&self) -> Result<Vec<(String, String)>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT p.booking, p.requested_at FROM priority_requests p
+             JOIN checkins c ON c.booking = p.booking
+             WHERE p.sent_at IS NULL AND p.refused IS NULL
+               AND c.sent_at IS NOT NULL AND c.refused IS NULL
+             ORDER BY p.requested_at",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The central service took the priority request; `state` is where it
+    /// stands (`requested`, `confirmed`, `declined`).
+    pub fn mark_priority_sent(
+        &self,
+        booking: &str,
+        at: DateTime<FixedOffset>,
+        state: &str,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE priority_requests SET sent_at = COALESCE(sent_at, ?2), state = ?3 WHERE booking = ?1",
+            params![booking, at.to_rfc3339(), state],
+        )?;
+        Ok(())
+    }
+
+    /// The central service refused the priority request for good.
+    pub fn mark_priority_refused(&self, booking: &str, code: &str) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE priority_requests SET refused = ?2 WHERE booking = ?1",
+            params![booking, code],
+        )?;
+        Ok(())
     }
 
     /// Rebuilds a [`Booking`] from a journal record (for a resumed print).
@@ -437,6 +511,31 @@ mod tests {
         assert_eq!(outbox, vec!["BGR-240508-00003"]);
         let refused = j.checkin("BGR-240508-00001").unwrap().unwrap();
         assert_eq!(refused.refused.as_deref(), Some("cancelled"));
+    }
+
+    #[test]
+    fn priority_requests_wait_for_their_checkin() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let at = DateTime::parse_from_rfc3339("2024-05-08T09:20:00+07:00").unwrap();
+        j.record_checkin(&booking("BGR-240508-00123"), at, false)
+            .unwrap();
+        j.record_priority("BGR-240508-00123", at).unwrap();
+        j.record_priority("BGR-240508-00123", at).unwrap();
+        assert!(
+            j.priority_outbox().unwrap().is_empty(),
+            "check-in not sent yet"
+        );
+        j.mark_sent("BGR-240508-00123", at, None, None).unwrap();
+        assert_eq!(
+            j.priority_outbox().unwrap(),
+            vec![("BGR-240508-00123".to_string(), at.to_rfc3339())]
+        );
+        j.mark_priority_sent("BGR-240508-00123", at, "requested")
+            .unwrap();
+        assert!(j.priority_outbox().unwrap().is_empty());
+        assert!(j.priority_requested("BGR-240508-00123").unwrap());
+        assert!(!j.priority_requested("BGR-240508-00124").unwrap());
     }
 
     #[test]

@@ -256,7 +256,7 @@ fn preview(config: &Config, token: Option<&str>, sample: bool) -> anyhow::Result
         _ => sample_booking(now.date_naive()),
     };
     let ctx = TicketContext::from_config(config, manifest.as_ref());
-    let ticket = compose_ticket(&ctx, &booking, now, false, None, None);
+    let ticket = compose_ticket(&ctx, &booking, now, false, false, None, None);
     let bytes = antrean_kiosk::printer::encode::encode_ticket(&ticket);
     let elements = escpos_decode::decode(&bytes).context("decoding our own ticket")?;
     print!(

@@ -158,6 +158,16 @@ impl ScreenFeed {
             })
     }
 
+    /// The resident chose "Prioritas" for this number: to the kiosk loop,
+    /// which prints the waiting ticket with `PRIORITAS`.
+    pub fn priority(&self, number: &str) -> bool {
+        self.scans
+            .try_send(Event::Priority {
+                number: number.to_string(),
+            })
+            .is_ok()
+    }
+
     /// Asks for the walk-in help or a slip; the answer comes as an [`Update`].
     pub fn request(&self, request: Request) -> bool {
         self.requests.try_send(request).is_ok()
@@ -202,6 +212,10 @@ pub fn start(
     // Once, at start: waiting for the loop to take it is brief.
     if src.scans.send(observe).is_err() {
         tracing::warn!("the kiosk loop has stopped: the screens get no scan results");
+    }
+    // A kiosk screen offers "Prioritas" after a successful scan.
+    if src.config.ui.role.shows_kiosk() {
+        let _ = src.scans.send(Event::OfferPriority);
     }
     let src = Arc::new(src);
     runtime.spawn(situation(src.clone(), screens.clone()));

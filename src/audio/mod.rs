@@ -4,6 +4,8 @@
 //! sink: `aplay` (ALSA) on a real board, or a null or recording sink where
 //! there is no sound card (tests, CI). What to say is `core::announce`.
 
+pub mod kiosk;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
@@ -13,7 +15,8 @@ use chrono::NaiveTime;
 use serde::Deserialize;
 
 use antrean_core::announce::{
-    default_phrase, AnnounceRules, Announcement, AnnouncementQueue, NumberStyle,
+    default_phrase, AnnounceRules, Announcement, AnnouncementQueue, Language, NumberStyle,
+    BETWEEN_LANGUAGES, EN,
 };
 use antrean_core::api::CallEvent;
 use antrean_host::clock::Clock;
@@ -22,6 +25,8 @@ use antrean_host::clock::Clock;
 pub const RATE: u32 = 16_000;
 /// Silence between two clips.
 pub const GAP_MS: u32 = 120;
+/// Silence between the languages of one call.
+pub const BETWEEN_LANGUAGES_MS: u32 = 400;
 
 /// `[audio]` in the configuration, parsed.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +39,10 @@ pub struct AudioConfig {
     pub volume: u8,
     #[serde(default = "default_style")]
     pub style: NumberStyle,
+    /// Each call is said in these languages, in order (`["id", "en"]`:
+    /// Indonesian, then English).
+    #[serde(default = "default_languages")]
+    pub languages: Vec<Language>,
     #[serde(default = "default_phrase")]
     pub phrase: Vec<String>,
     /// `HH:MM-HH:MM` ranges without announcements.
@@ -41,13 +50,17 @@ pub struct AudioConfig {
     pub quiet: Vec<QuietHours>,
     #[serde(default = "default_fresh")]
     pub freshness_seconds: i64,
-    /// Where the clips are (default: `assets/voice/id`, then
-    /// `/usr/share/antrean-kiosk/voice/id`).
+    /// Where the Indonesian clips are (default: `assets/voice/id`, then
+    /// `/usr/share/antrean-kiosk/voice/id`); the English ones are in `en`
+    /// beside it.
     #[serde(default)]
     pub voice_dir: Option<PathBuf>,
     /// `aplay` (ALSA) or `none`.
     #[serde(default)]
     pub sink: SinkKind,
+    /// The kiosk says each scan's result aloud (with a kiosk screen).
+    #[serde(default = "yes")]
+    pub kiosk_voice: bool,
 }
 
 /// Where announcements are played.
@@ -96,6 +109,9 @@ fn default_style() -> NumberStyle {
 fn default_fresh() -> i64 {
     60
 }
+fn default_languages() -> Vec<Language> {
+    vec![Language::Id]
+}
 
 impl Default for AudioConfig {
     fn default() -> Self {
@@ -103,11 +119,13 @@ impl Default for AudioConfig {
             enabled: true,
             volume: default_volume(),
             style: default_style(),
+            languages: default_languages(),
             phrase: default_phrase(),
             quiet: vec![],
             freshness_seconds: default_fresh(),
             voice_dir: None,
             sink: SinkKind::default(),
+            kiosk_voice: true,
         }
     }
 }
@@ -124,11 +142,28 @@ impl AudioConfig {
         if self.freshness_seconds < 0 {
             return Some(("audio.freshness_seconds", "must not be negative".into()));
         }
+        let mut seen = Vec::new();
+        for l in &self.languages {
+            if seen.contains(l) {
+                return Some((
+                    "audio.languages",
+                    "names a language twice; write [\"id\"] or [\"id\", \"en\"]".into(),
+                ));
+            }
+            seen.push(*l);
+        }
+        if self.languages.is_empty() {
+            return Some((
+                "audio.languages",
+                "must name at least one language, e.g. [\"id\"] or [\"id\", \"en\"] (to say nothing, set enabled = false)".into(),
+            ));
+        }
         None
     }
 
     pub fn rules(&self) -> AnnounceRules {
         AnnounceRules {
+            languages: self.languages.clone(),
             phrase: self.phrase.clone(),
             style: self.style,
             freshness_seconds: self.freshness_seconds,
@@ -148,6 +183,18 @@ impl AudioConfig {
         }
         PathBuf::from("assets/voice/id")
     }
+
+    /// The voice of every configured language (English from `en` beside
+    /// the Indonesian directory).
+    pub fn load_voice(&self) -> Result<Voice, VoiceError> {
+        let dir = self.voice_dir();
+        let mut voice = Voice::load(&dir)?;
+        if self.languages.contains(&Language::En) {
+            let en = dir.parent().unwrap_or(Path::new(".")).join("en");
+            voice.add(&en, EN)?;
+        }
+        Ok(voice)
+    }
 }
 
 /// A clip is missing or not a 16 kHz mono 16-bit WAV.
@@ -166,7 +213,16 @@ pub struct Voice {
 impl Voice {
     /// Loads every `*.wav` of `dir`.
     pub fn load(dir: &Path) -> Result<Voice, VoiceError> {
-        let mut clips = HashMap::new();
+        let mut voice = Voice {
+            clips: HashMap::new(),
+        };
+        voice.add(dir, "")?;
+        Ok(voice)
+    }
+
+    /// Adds every `*.wav` of `dir`, named `{prefix}{stem}`.
+    pub fn add(&mut self, dir: &Path, prefix: &str) -> Result<(), VoiceError> {
+        let clips = &mut self.clips;
         let entries = std::fs::read_dir(dir).map_err(|e| VoiceError {
             path: dir.to_path_buf(),
             reason: e.to_string(),
@@ -194,15 +250,18 @@ impl Voice {
                 .unwrap_or_default()
                 .to_string_lossy()
                 .to_string();
-            clips.insert(name, samples);
+            clips.insert(format!("{prefix}{name}"), samples);
         }
-        Ok(Voice { clips })
+        Ok(())
     }
 
     /// Samples of a clip (the chime is synthesised).
     pub fn clip(&self, name: &str) -> Option<Vec<i16>> {
         if name == "chime" {
             return Some(chime());
+        }
+        if name == BETWEEN_LANGUAGES {
+            return Some(vec![0; (RATE * BETWEEN_LANGUAGES_MS / 1000) as usize]);
         }
         self.clips.get(name).cloned()
     }
@@ -211,7 +270,7 @@ impl Voice {
     pub fn missing<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         names
             .into_iter()
-            .filter(|n| *n != "chime" && !self.clips.contains_key(*n))
+            .filter(|n| *n != "chime" && *n != BETWEEN_LANGUAGES && !self.clips.contains_key(*n))
             .map(str::to_string)
             .collect()
     }
@@ -435,12 +494,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_shipped_english_voice_has_every_clip_of_every_call() {
+        let config = AudioConfig {
+            languages: vec![Language::Id, Language::En],
+            voice_dir: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/voice/id").into()),
+            ..AudioConfig::default()
+        };
+        let voice = config.load_voice().unwrap();
+        let phrase = default_phrase();
+        for letter in 'A'..='Z' {
+            for n in [0u32, 1, 15, 19, 120, 999] {
+                for style in [NumberStyle::Digits, NumberStyle::Number] {
+                    for counter in ["2", "12", "B"] {
+                        let c = antrean_core::announce::call_clips(
+                            &config.languages,
+                            &format!("{letter}-{n:03}"),
+                            counter,
+                            &phrase,
+                            style,
+                        );
+                        let missing = voice.missing(c.iter().map(String::as_str));
+                        assert!(missing.is_empty(), "{letter}-{n}: {missing:?}");
+                    }
+                }
+            }
+        }
+        // Small files: 16 kHz mono.
+        for e in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/voice/en"))
+            .unwrap()
+            .flatten()
+        {
+            assert!(e.metadata().unwrap().len() < 64 << 10, "{:?}", e.path());
+        }
+    }
+
+    #[test]
     fn the_shipped_voice_has_every_clip_of_every_call() {
         let voice = Voice::load(Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/assets/voice/id"
         )))
         .unwrap();
+        // The kiosk's spoken help too.
+        let sentences = antrean_core::announce::KIOSK_SENTENCES.map(|(c, _)| c);
+        assert!(voice.missing(sentences).is_empty());
         let phrase = default_phrase();
         for letter in 'A'..='Z' {
             for n in [0u32, 1, 15, 120, 999] {

@@ -16,7 +16,7 @@ use reqwest::{header, StatusCode};
 
 use antrean_core::api::{
     is_definitive_refusal, ApiError, BoardSnapshot, CheckinRequest, CheckinResponse, HealthReport,
-    API_PREFIX,
+    PriorityAnswer, PriorityRequest, API_PREFIX,
 };
 use antrean_core::manifest::Manifest;
 
@@ -369,6 +369,45 @@ impl CentralClient {
                 e => e,
             })?;
         self.json(resp, MAX_ANSWER_BYTES, "check-in answer", self.timeout)
+            .await
+    }
+
+    /// `POST /checkins/{booking}/priority` (an addition of this
+    /// implementation). `404 unknown_booking` and `409 cancelled` are
+    /// [`ClientError::Refused`]; `409 not_checked_in` stays `Unexpected`
+    /// (the check-in has not arrived yet: try later).
+    pub async fn priority(
+        &self,
+        booking: &str,
+        request: &PriorityRequest,
+    ) -> Result<PriorityAnswer, ClientError> {
+        let resp = self
+            .send(
+                self.http
+                    .post(self.url(&format!("checkins/{booking}/priority")))
+                    .json(request),
+                self.timeout,
+            )
+            .await
+            .map_err(|e| match e {
+                ClientError::Unexpected {
+                    status,
+                    code,
+                    message,
+                } if matches!(
+                    (status, code.as_str()),
+                    (404, "unknown_booking") | (409, "cancelled")
+                ) =>
+                {
+                    ClientError::Refused {
+                        status,
+                        code,
+                        message,
+                    }
+                }
+                e => e,
+            })?;
+        self.json(resp, MAX_ANSWER_BYTES, "priority answer", self.timeout)
             .await
     }
 

@@ -324,6 +324,23 @@ pub async fn run_outbox(shared: SyncShared, journal: Journal, mut shutdown: watc
                 }
             }
         }
+        // Priority requests go after their check-ins were delivered.
+        if failure.is_none() {
+            let outcome = tokio::select! {
+                o = send_priorities(&shared, &journal) => o,
+                _ = shutdown.changed() => return,
+            };
+            match outcome {
+                PriorityOutcome::Done => {}
+                PriorityOutcome::Later { slowly: true } => skipped += 1,
+                PriorityOutcome::Later { slowly: false } => {
+                    failure = Some(soon.next_delay(rand::random()));
+                }
+                PriorityOutcome::Failed(e) => {
+                    failure = Some(retry_delay(&e, &mut soon, &mut slow));
+                }
+            }
+        }
         let pause = match failure {
             Some(d) => d,
             None if skipped > 0 => slow.next_delay(rand::random()),
@@ -337,6 +354,72 @@ pub async fn run_outbox(shared: SyncShared, journal: Journal, mut shutdown: watc
             _ = shared.nudge.notified(), if failure.is_none() => {}
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+/// How a round of priority requests went.
+enum PriorityOutcome {
+    /// Nothing left to send.
+    Done,
+    /// Some wait for the service: `409 not_checked_in` (soon, with the
+    /// ordinary backoff) or an unexpected answer (slowly).
+    Later { slowly: bool },
+    /// The service could not be reached: back off.
+    Failed(ClientError),
+}
+
+/// Sends the priority outbox (requests whose check-in was delivered),
+/// oldest first. A definitive refusal (`unknown_booking`, `cancelled`)
+/// ends a request; `not_checked_in` and other answers keep it.
+async fn send_priorities(shared: &SyncShared, journal: &Arc<Mutex<Journal>>) -> PriorityOutcome {
+    let Some(pending) = with_journal(journal.clone(), |j| j.priority_outbox()).await else {
+        return PriorityOutcome::Later { slowly: true };
+    };
+    let mut later: Option<bool> = None;
+    for (booking, requested_at) in pending {
+        let request = antrean_core::api::PriorityRequest {
+            kiosk: shared.kiosk_id.clone(),
+            requested_at,
+        };
+        let result = shared.client.priority(&booking, &request).await;
+        shared.metrics.attempt("priority", result_label(&result));
+        let j = journal.clone();
+        match result {
+            Ok(answer) => {
+                shared.contact_ok("checkins");
+                let now = at_office(shared.clock.now(), shared.timezone);
+                let state = serde_json::to_value(answer.priority)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "requested".into());
+                tracing::info!(booking = %booking, state = %state, "priority request delivered");
+                with_journal(j, move |j| j.mark_priority_sent(&booking, now, &state)).await;
+            }
+            Err(ClientError::Refused { code, status, .. }) => {
+                shared.contact_ok("checkins");
+                tracing::warn!(booking = %booking, status, code = %code, "central service refused a priority request");
+                with_journal(j, move |j| j.mark_priority_refused(&booking, &code)).await;
+            }
+            Err(ClientError::Unexpected { status, code, .. })
+                if status == 409 && code == "not_checked_in" =>
+            {
+                tracing::info!(booking = %booking, "priority request: the check-in has not arrived yet; will retry");
+                later = Some(later.unwrap_or(false));
+            }
+            Err(e @ ClientError::Unexpected { .. }) => {
+                tracing::warn!(booking = %booking, error = %e, "priority request not delivered; will retry slowly");
+                later = Some(true);
+            }
+            Err(e) => {
+                shared.contact_failed("checkins", &e);
+                tracing::warn!(error = %e, "priority request not delivered; will retry");
+                return PriorityOutcome::Failed(e);
+            }
+        }
+    }
+    match later {
+        Some(slowly) => PriorityOutcome::Later { slowly },
+        None => PriorityOutcome::Done,
     }
 }
 

@@ -18,6 +18,9 @@ pub use printer::{
     Cutter, NetworkAddr, PrinterConfig, PrinterPort, PrinterProfile, Profiles, QrMode, QrStyle,
     StatusSupport, BUILT_IN_PROFILES, DEFAULT_PROFILE,
 };
+mod office_day;
+mod ticket;
+pub use ticket::TicketConfig;
 
 /// Where to look for the expected form of a value.
 const EXAMPLE: &str = "see config/kiosk.example.toml for the expected form";
@@ -94,6 +97,12 @@ pub struct OfficeConfig {
     /// The office's time zone (default `Asia/Jakarta`, WIB).
     #[serde(default = "default_timezone", deserialize_with = "time_zone")]
     pub timezone: Tz,
+    /// Breaks in the office's day, shown on the board (default 12:00-13:00).
+    #[serde(
+        default = "office_day::default_breaks",
+        deserialize_with = "office_day::breaks"
+    )]
+    pub breaks: Vec<antrean_core::booking::Slot>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +119,10 @@ pub struct KioskConfig {
     /// Days the journal and cached manifests are kept (privacy).
     #[serde(default = "default_retention_days")]
     pub retention_days: u32,
+    /// How long a fresh ticket waits for the resident's "Prioritas" choice
+    /// on the kiosk screen (0: the choice is not offered).
+    #[serde(default = "default_priority_wait")]
+    pub priority_wait_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -214,21 +227,6 @@ pub struct CentralConfig {
     /// closed office network only). Loopback `http://` is always allowed.
     #[serde(default)]
     pub allow_insecure_http: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TicketConfig {
-    #[serde(default = "default_footer")]
-    pub footer: Vec<String>,
-}
-
-impl Default for TicketConfig {
-    fn default() -> Self {
-        TicketConfig {
-            footer: default_footer(),
-        }
-    }
 }
 
 /// Which screens `run` shows.
@@ -433,6 +431,9 @@ fn default_reprint_limit() -> u32 {
 fn default_retention_days() -> u32 {
     30
 }
+fn default_priority_wait() -> u64 {
+    6
+}
 fn default_scanner_baud() -> u32 {
     9600
 }
@@ -448,13 +449,6 @@ fn default_manifest_refresh_s() -> u64 {
 fn default_retry_max_s() -> u64 {
     30
 }
-fn default_footer() -> Vec<String> {
-    vec![
-        "Harap menunggu panggilan di layar.".into(),
-        "Simpan tiket ini.".into(),
-    ]
-}
-
 /// The line of a byte offset in `text` (1-based).
 fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).unwrap_or(text).matches('\n').count() + 1
@@ -617,6 +611,9 @@ impl Config {
                 "must not be empty: it is printed on every ticket",
             ));
         }
+        if let Some(problem) = office_day::breaks_problem(&self.office.breaks) {
+            return Err(self.invalid("office.breaks", problem));
+        }
         if !is_identifier(&self.kiosk.id) {
             return Err(self.invalid(
                 "kiosk.id",
@@ -641,6 +638,12 @@ impl Config {
             self.kiosk.retention_days.into(),
             1,
             3650,
+        )?;
+        range(
+            "kiosk.priority_wait_seconds",
+            self.kiosk.priority_wait_seconds,
+            0,
+            30,
         )?;
         range(
             "kiosk.reprint_limit",
@@ -746,8 +749,8 @@ impl Config {
             }
         }
         range("walkin.days_ahead", self.walkin.days_ahead as u64, 1, 14)?;
-        if self.ticket.footer.len() > 4 {
-            return Err(self.invalid("ticket.footer", "may hold at most 4 lines"));
+        if let Some((key, problem)) = self.ticket.problem() {
+            return Err(self.invalid(key, problem));
         }
         if let Some((key, problem)) = self.audio.problem() {
             return Err(self.invalid(key, problem));

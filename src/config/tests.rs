@@ -38,6 +38,16 @@ fn good_config_parses_into_typed_values() {
     assert_eq!(c.kiosk.early_minutes, 30);
     assert_eq!(c.kiosk.late_minutes, 15);
     assert_eq!(c.kiosk.reprint_limit, 1);
+    // The seeds' day: one lunch break; no status QR unless configured.
+    let breaks: Vec<String> = c.office.breaks.iter().map(|b| b.wire()).collect();
+    assert_eq!(breaks, ["12:00-13:00"]);
+    assert_eq!(c.ticket.status_url, "");
+    let none = GOOD.replace(
+        "timezone = \"Asia/Jakarta\"",
+        "timezone = \"Asia/Jakarta\"\nbreaks = []",
+    );
+    let c = Config::parse(&none, Path::new("kiosk.toml")).unwrap();
+    assert!(c.office.breaks.is_empty(), "an office without a break");
     assert_eq!(c.printer.columns, 48);
     assert_eq!(c.printer.port, PrinterPort::Virtual);
     assert_eq!(c.timezone(), chrono_tz::Asia::Jakarta);
@@ -144,6 +154,16 @@ fn bad_configs_name_the_key_the_file_and_the_fix() {
         ),
         (
             "[printer]",
+            "[audio]\nlanguages = [\"id\", \"fr\"]\n[printer]",
+            &["audio.languages", "en"],
+        ),
+        (
+            "[printer]",
+            "[audio]\nlanguages = [\"en\", \"en\"]\n[printer]",
+            &["audio.languages", "twice"],
+        ),
+        (
+            "[printer]",
             "[audio]\nsink = \"pulse\"\n[printer]",
             &["audio.sink", "aplay"],
         ),
@@ -151,6 +171,31 @@ fn bad_configs_name_the_key_the_file_and_the_fix() {
             "[printer]",
             "[log]\nlevel = \"loud\"\n[printer]",
             &["log.level", "info"],
+        ),
+        (
+            "timezone = \"Asia/Jakarta\"",
+            "breaks = [\"12:00-13:00\", \"lunch\"]",
+            &["office.breaks", "HH:MM-HH:MM"],
+        ),
+        (
+            "timezone = \"Asia/Jakarta\"",
+            "breaks = [\"12:00-13:00\", \"12:30-13:30\"]",
+            &["office.breaks", "overlap"],
+        ),
+        (
+            "[printer]",
+            "[ticket]\nstatus_url = \"https://antrean.example.go.id/\"\n[printer]",
+            &["ticket.status_url", "trailing slash"],
+        ),
+        (
+            "[printer]",
+            "[ticket]\nstatus_url = \"antrean.example.go.id\"\n[printer]",
+            &["ticket.status_url", "not a web address"],
+        ),
+        (
+            "[printer]",
+            "[ticket]\nstatus_url = \"https://antrean.disdukcapil.a-very-long-name-of-a-regency-in-indonesia.example.go.id\"\n[printer]",
+            &["ticket.status_url", "at most 80"],
         ),
         ("[printer]", "[printer", &["not valid TOML", "line"]),
     ];

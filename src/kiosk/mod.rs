@@ -65,6 +65,11 @@ pub enum Event {
     PrintSlip { bytes: Vec<u8>, reply: SlipReply },
     /// From now on, every scan's report also goes here.
     Observe(ReportSink),
+    /// Screens that can offer the "Prioritas" choice are attached: from
+    /// now on a fresh ticket waits `[kiosk] priority_wait_seconds` for it.
+    OfferPriority,
+    /// The resident pressed "Prioritas" for this queue number.
+    Priority { number: String },
     /// Stop after the current scan.
     Shutdown,
 }
@@ -78,6 +83,8 @@ impl std::fmt::Debug for Event {
             Event::InputClosed => f.write_str("InputClosed"),
             Event::PrintSlip { bytes, .. } => write!(f, "PrintSlip({} bytes)", bytes.len()),
             Event::Observe(_) => f.write_str("Observe"),
+            Event::OfferPriority => f.write_str("OfferPriority"),
+            Event::Priority { number } => f.debug_tuple("Priority").field(number).finish(),
             Event::Shutdown => f.write_str("Shutdown"),
         }
     }
@@ -129,6 +136,10 @@ pub struct ScanReport {
     pub estimated_call: Option<String>,
     /// A ticket that was owed after a crash or printer fault was printed now.
     pub resumed: bool,
+    /// Checked in; the ticket prints once the resident chose "Prioritas"
+    /// or this long passed. Only observers see such a report; the scan's
+    /// log line comes with the printed ticket.
+    pub choosing: Option<Duration>,
 }
 
 impl ScanReport {
@@ -141,8 +152,31 @@ impl ScanReport {
             ahead: None,
             estimated_call: None,
             resumed: false,
+            choosing: None,
         }
     }
+}
+
+/// What kind of ticket is printed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    /// `CETAK ULANG`.
+    reprint: bool,
+    /// `PRIORITAS`.
+    priority: bool,
+    /// The owed ticket of an earlier check-in.
+    resumed: bool,
+}
+
+/// A fresh check-in, journaled and sent, whose ticket waits for the
+/// resident's priority choice.
+struct Pending {
+    checked_in_at: DateTime<FixedOffset>,
+    booking: Booking,
+    ahead: Option<u32>,
+    estimated_call: Option<String>,
+    until: Instant,
+    started: Instant,
 }
 
 /// The kiosk loop's sign of life, for the systemd watchdog: a hung loop
@@ -209,10 +243,12 @@ pub struct Kiosk {
     printer: Printer,
     journal: Journal,
     uplink: Uplink,
-    /// Office name, paper width, footer.
+    /// Office id and name, paper width, footer, status page.
+    office_id: String,
     office_name: String,
     columns: u8,
     footer: Vec<String>,
+    status_url: String,
     retention: Retention,
     double: DoubleReadFilter,
     observers: Vec<ReportSink>,
@@ -220,6 +256,11 @@ pub struct Kiosk {
     heartbeat: Arc<Heartbeat>,
     /// The loop beats at least this often.
     beat_every: Duration,
+    /// How long a fresh ticket waits for "Prioritas" (zero: never asked).
+    priority_wait: Duration,
+    /// Screens that offer the choice are attached.
+    offer_priority: bool,
+    pending: Option<Pending>,
 }
 
 impl Kiosk {
@@ -239,9 +280,11 @@ impl Kiosk {
             printer,
             journal,
             uplink,
+            office_id: config.office.id.clone(),
             office_name: config.office.name.clone(),
             columns: config.printer.columns,
             footer: config.ticket.footer.clone(),
+            status_url: config.ticket.status_url.clone(),
             retention: Retention {
                 days: config.kiosk.retention_days,
                 state_dir: config.kiosk.state_dir.clone(),
@@ -252,6 +295,9 @@ impl Kiosk {
             metrics,
             heartbeat: Arc::new(Heartbeat::default()),
             beat_every: Duration::from_secs(5),
+            priority_wait: Duration::from_secs(config.kiosk.priority_wait_seconds),
+            offer_priority: false,
+            pending: None,
         }
     }
 
@@ -289,14 +335,43 @@ impl Kiosk {
         loop {
             self.heartbeat.beat();
             let now = Instant::now();
-            let wait = self
+            let mut wait = self
                 .printer
                 .next_check()
                 .saturating_duration_since(now)
                 .min(self.beat_every);
-            match rx.recv_timeout(wait) {
+            if let Some(p) = &self.pending {
+                wait = wait.min(p.until.saturating_duration_since(now));
+            }
+            let event = rx.recv_timeout(wait);
+            // Anything but the choice itself prints a waiting ticket first
+            // (as ordinary), so tickets come out in check-in order.
+            if !matches!(
+                event,
+                Ok(Event::Priority { .. })
+                    | Ok(Event::Observe(_))
+                    | Ok(Event::ManifestConfirmed(_))
+                    | Err(RecvTimeoutError::Timeout)
+            ) {
+                self.resolve_pending(false);
+            }
+            match event {
                 Ok(Event::Scan(frame)) => {
                     self.handle_frame(frame);
+                }
+                Ok(Event::OfferPriority) => {
+                    self.offer_priority = !self.priority_wait.is_zero();
+                }
+                Ok(Event::Priority { number }) => {
+                    if self
+                        .pending
+                        .as_ref()
+                        .is_some_and(|p| p.booking.number == number)
+                    {
+                        self.resolve_pending(true);
+                    } else {
+                        tracing::info!(number = %number, "priority chosen too late: the ticket was already printed; staff can help at the counter");
+                    }
                 }
                 Ok(Event::ManifestUpdated(m)) => {
                     let (today, now) = (self.today(), self.clock.now());
@@ -315,7 +390,16 @@ impl Kiosk {
                 }
                 Ok(Event::Observe(sink)) => self.observers.push(sink),
                 Ok(Event::InputClosed) | Ok(Event::Shutdown) => break,
-                Err(RecvTimeoutError::Timeout) => self.housekeeping(),
+                Err(RecvTimeoutError::Timeout) => {
+                    if self
+                        .pending
+                        .as_ref()
+                        .is_some_and(|p| p.until <= Instant::now())
+                    {
+                        self.resolve_pending(false);
+                    }
+                    self.housekeeping();
+                }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
@@ -350,6 +434,41 @@ impl Kiosk {
                 ScanReport::bare(Outcome::Rejected(Rejection::invalid_format()), at)
             }
         };
+        if report.choosing.is_some() {
+            self.observers.retain_mut(|sink| sink(&report));
+            return Some(report);
+        }
+        self.printed(&report, started);
+        Some(report)
+    }
+
+    /// Prints a waiting ticket: with `PRIORITAS` (the request journaled
+    /// first, for the priority outbox) or ordinary.
+    fn resolve_pending(&mut self, priority: bool) {
+        let Some(p) = self.pending.take() else {
+            return;
+        };
+        if priority {
+            match self
+                .journal
+                .record_priority(&p.booking.booking, self.office_now())
+            {
+                Ok(()) => self.uplink.nudge(),
+                Err(e) => {
+                    tracing::error!(error = %e, "priority request not journaled; staff can mark it at the counter")
+                }
+            }
+        }
+        let marks = Marks {
+            priority,
+            ..Marks::default()
+        };
+        let report = self.print(p.checked_in_at, p.booking, marks, p.ahead, p.estimated_call);
+        self.printed(&report, p.started);
+    }
+
+    /// Metrics, journal, log line and observers of a finished scan.
+    fn printed(&mut self, report: &ScanReport, started: Instant) {
         if matches!(report.outcome, Outcome::Accept | Outcome::Reprint) {
             self.metrics
                 .print_seconds
@@ -362,8 +481,7 @@ impl Kiosk {
                 "first"
             });
         }
-        self.finish(&report);
-        Some(report)
+        self.finish(report);
     }
 
     fn handle_scan(&mut self, text: &str) -> ScanReport {
@@ -450,7 +568,38 @@ impl Kiosk {
             (None, None)
         };
         self.uplink.nudge();
-        self.print(at, booking, false, ahead, estimated_call, false)
+        self.print_or_offer(at, booking, ahead, estimated_call)
+    }
+
+    /// Prints a fresh ticket, or, with screens that offer "Prioritas",
+    /// holds it for the resident's choice (the check-in is journaled and
+    /// sent already: only the paper waits).
+    fn print_or_offer(
+        &mut self,
+        at: DateTime<FixedOffset>,
+        booking: Booking,
+        ahead: Option<u32>,
+        estimated_call: Option<String>,
+    ) -> ScanReport {
+        if !self.offer_priority {
+            return self.print(at, booking, Marks::default(), ahead, estimated_call);
+        }
+        let now = Instant::now();
+        self.pending = Some(Pending {
+            checked_in_at: at,
+            booking: booking.clone(),
+            ahead,
+            estimated_call: estimated_call.clone(),
+            until: now + self.priority_wait,
+            started: now,
+        });
+        ScanReport {
+            booking: Some(booking),
+            ahead,
+            estimated_call,
+            choosing: Some(self.priority_wait),
+            ..ScanReport::bare(Outcome::Accept, at)
+        }
     }
 
     /// Sends a fresh check-in at once when nothing older waits in the outbox
@@ -506,14 +655,7 @@ impl Kiosk {
             return self.journal_fault(at, booking, e);
         }
         self.mark_sent(&booking.booking, &answer);
-        self.print(
-            at,
-            booking,
-            false,
-            answer.ahead,
-            answer.estimated_call,
-            false,
-        )
+        self.print_or_offer(at, booking, answer.ahead, answer.estimated_call)
     }
 
     fn resume(&mut self, at: DateTime<FixedOffset>, booking: Booking) -> ScanReport {
@@ -522,7 +664,12 @@ impl Kiosk {
         let original = record.as_ref().map(|r| r.checked_in_at).unwrap_or(at);
         let ahead = record.as_ref().and_then(|r| r.ahead);
         let est = record.and_then(|r| r.estimated_call);
-        let mut report = self.print(original, booking, false, ahead, est, true);
+        let marks = Marks {
+            resumed: true,
+            priority: self.priority_of(&booking),
+            ..Marks::default()
+        };
+        let mut report = self.print(original, booking, marks, ahead, est);
         report.at = at;
         report
     }
@@ -535,9 +682,21 @@ impl Kiosk {
             .flatten()
             .map(|r| r.checked_in_at)
             .unwrap_or(at);
-        let mut report = self.print(original, booking, true, None, None, false);
+        let marks = Marks {
+            reprint: true,
+            priority: self.priority_of(&booking),
+            ..Marks::default()
+        };
+        let mut report = self.print(original, booking, marks, None, None);
         report.at = at;
         report
+    }
+
+    /// The resident chose priority for this booking earlier.
+    fn priority_of(&self, booking: &Booking) -> bool {
+        self.journal
+            .priority_requested(&booking.booking)
+            .unwrap_or(false)
     }
 
     /// Composes, encodes and prints; journals the result.
@@ -545,22 +704,29 @@ impl Kiosk {
         &mut self,
         checked_in_at: DateTime<FixedOffset>,
         booking: Booking,
-        reprint: bool,
+        marks: Marks,
         ahead: Option<u32>,
         estimated_call: Option<String>,
-        resumed: bool,
     ) -> ScanReport {
+        let Marks {
+            reprint,
+            priority,
+            resumed,
+        } = marks;
         let ticket = compose_ticket(
             &TicketContext {
+                office_id: &self.office_id,
                 office_name: &self.office_name,
                 columns: self.columns,
                 footer: &self.footer,
                 timezone: self.rules.timezone,
                 manifest: self.day.manifest(),
+                status_url: &self.status_url,
             },
             &booking,
             checked_in_at,
             reprint,
+            priority,
             ahead,
             estimated_call.as_deref(),
         );
@@ -603,6 +769,7 @@ impl Kiosk {
             ahead,
             estimated_call,
             resumed,
+            choosing: None,
         }
     }
 

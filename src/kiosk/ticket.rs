@@ -12,21 +12,26 @@ use antrean_core::ticket::{compose, Ticket, TicketInput};
 
 /// What a ticket needs beyond the booking.
 pub struct TicketContext<'a> {
+    pub office_id: &'a str,
     pub office_name: &'a str,
     pub columns: u8,
     pub footer: &'a [String],
     pub timezone: Tz,
     pub manifest: Option<&'a Manifest>,
+    /// `[ticket] status_url` (empty: no status QR).
+    pub status_url: &'a str,
 }
 
 impl<'a> TicketContext<'a> {
     pub fn from_config(config: &'a Config, manifest: Option<&'a Manifest>) -> TicketContext<'a> {
         TicketContext {
+            office_id: &config.office.id,
             office_name: &config.office.name,
             columns: config.printer.columns,
             footer: &config.ticket.footer,
             timezone: config.timezone(),
             manifest,
+            status_url: &config.ticket.status_url,
         }
     }
 }
@@ -37,6 +42,7 @@ pub fn compose_ticket(
     booking: &Booking,
     checked_in_at: DateTime<FixedOffset>,
     reprint: bool,
+    priority: bool,
     ahead: Option<u32>,
     estimated_call: Option<&str>,
 ) -> Ticket {
@@ -47,15 +53,18 @@ pub fn compose_ticket(
         .unwrap_or_else(|| default_service_name(&booking.service));
     compose(&TicketInput {
         columns: ctx.columns,
+        office_id: ctx.office_id,
         office_name: ctx.office_name,
         booking,
         service_name,
         checked_in_at,
         timezone: ctx.timezone,
         reprint,
+        priority,
         ahead,
         estimated_call,
         footer: ctx.footer,
+        status_url: ctx.status_url,
     })
 }
 

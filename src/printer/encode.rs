@@ -88,6 +88,16 @@ fn qr_module(columns: u8) -> u8 {
     }
 }
 
+/// The QR module size of the status link: smaller than the booking
+/// code's, the phone's camera is close.
+fn status_qr_module(columns: u8) -> u8 {
+    if columns >= 48 {
+        4
+    } else {
+        3
+    }
+}
+
 /// A printer building commands into memory. (Text is ASCII, so no page
 /// code table is needed: `start` selects the profile's code page itself.)
 fn printer(columns: u8) -> (Printer<Capture>, Capture) {
@@ -139,13 +149,33 @@ fn build_ticket(
         p.reverse(true)?.bold(true)?.writeln(" CETAK ULANG ")?;
         p.reverse(false)?.bold(false)?;
     }
+    if t.priority {
+        p.reverse(true)?.bold(true)?.writeln(" PRIORITAS ")?;
+        p.reverse(false)?.bold(false)?;
+    }
     p.feed()?.justify(JustifyMode::LEFT)?;
     for line in &t.details {
         p.writeln(&ascii(line))?;
     }
     p.feed()?.justify(JustifyMode::CENTER)?;
-    emit_qr(p, &ascii(&t.qr), t.columns, enc)?;
+    emit_qr(p, &ascii(&t.qr), t.columns, qr_module(t.columns), enc)?;
     p.writeln(&ascii(&t.booking))?;
+    if let Some(status) = &t.status {
+        p.feed()?.writeln(&ascii(&status.caption))?;
+        // Without a QR command the link below is the whole message.
+        if !matches!(enc.qr, QrStyle::Text) {
+            emit_qr(
+                p,
+                &ascii(&status.url),
+                t.columns,
+                status_qr_module(t.columns),
+                enc,
+            )?;
+        }
+        for line in &status.lines {
+            p.writeln(&ascii(line))?;
+        }
+    }
     if !t.footer.is_empty() {
         p.feed()?;
         for line in &t.footer {
@@ -156,7 +186,8 @@ fn build_ticket(
     Ok(())
 }
 
-/// Every QR code of a ticket or slip goes through here: the printer's own
+/// Every QR code of a ticket or slip goes through here, `module` dots a
+/// module: the printer's own
 /// QR command (`GS ( k`, model 2, error correction M) when the profile has
 /// it; a raster image (`GS v 0`) when it lacks it and the office opted in
 /// (`[printer] qr = "raster"`); otherwise `data` in large text (double size
@@ -165,21 +196,18 @@ pub fn emit_qr(
     p: &mut Printer<Capture>,
     data: &str,
     columns: u8,
+    module: u8,
     enc: &Encoding,
 ) -> escpos::errors::Result<()> {
     match enc.qr {
         QrStyle::Native => {
             p.qrcode_option(
                 data,
-                QRCodeOption::new(
-                    QRCodeModel::Model2,
-                    qr_module(columns),
-                    QRCodeCorrectionLevel::M,
-                ),
+                QRCodeOption::new(QRCodeModel::Model2, module, QRCodeCorrectionLevel::M),
             )?;
         }
         QrStyle::Raster => {
-            p.custom(&raster_qr(data, qr_module(columns)))?;
+            p.custom(&raster_qr(data, module))?;
         }
         QrStyle::Text => {
             let big = data.len() * 2 <= usize::from(columns);
@@ -272,7 +300,7 @@ pub fn encode_slip_with(
         }
         if let Some(data) = qr {
             p.feed()?.justify(JustifyMode::CENTER)?;
-            emit_qr(p, &ascii(data), columns, enc)?;
+            emit_qr(p, &ascii(data), columns, qr_module(columns), enc)?;
             p.writeln(&ascii(data))?;
         }
         finish(p, enc)
@@ -304,7 +332,7 @@ pub fn encode_test_page(columns: u8, lines: &[String], qrs: &[&str], enc: &Encod
         }
         for data in qrs {
             p.feed()?.justify(JustifyMode::CENTER)?;
-            emit_qr(p, &ascii(data), columns, enc)?;
+            emit_qr(p, &ascii(data), columns, qr_module(columns), enc)?;
             p.writeln(&ascii(data))?;
         }
         finish(p, enc)
@@ -335,6 +363,7 @@ mod tests {
         ];
         antrean_core::ticket::compose(&antrean_core::ticket::TicketInput {
             columns,
+            office_id: "kota-bogor",
             office_name: "Dinas Kependudukan dan Pencatatan Sipil Kota Bogor",
             booking: &booking,
             service_name: "KTP Elektronik",
@@ -342,9 +371,11 @@ mod tests {
                 .unwrap(),
             timezone: chrono_tz::Asia::Jakarta,
             reprint,
+            priority: false,
             ahead: Some(12),
             estimated_call: Some("09:45"),
             footer: &footer,
+            status_url: "",
         })
     }
 

@@ -16,12 +16,14 @@ pub fn show(w: &BoardWindow, v: &BoardView) {
     a.set_last_number(v.last_number.as_str().into());
     a.set_last_counter(v.last_counter.as_str().into());
     a.set_last_recall(v.last_recall);
+    a.set_last_priority(v.last_priority);
     a.set_counters(ModelRc::new(VecModel::from(
         v.counters
             .iter()
-            .map(|(label, number)| CounterRow {
+            .map(|(label, number, priority)| CounterRow {
                 label: label.as_str().into(),
                 number: number.as_str().into(),
+                priority: *priority,
             })
             .collect::<Vec<_>>(),
     )));
@@ -56,4 +58,5 @@ pub fn set_status(w: &BoardWindow, h: &BoardHeader) {
     a.set_date_text(h.date.as_str().into());
     a.set_clock_text(h.clock.as_str().into());
     a.set_warning_text(h.warning.as_str().into());
+    a.set_break_text(h.break_text.as_str().into());
 }

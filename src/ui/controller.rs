@@ -39,6 +39,9 @@ impl Controller {
             UiAction::PrintInfo => {
                 self.feed.request(Request::PrintInfo);
             }
+            UiAction::Priority(number) => {
+                self.feed.priority(&number);
+            }
             UiAction::BackToIdle => {}
         }
     }

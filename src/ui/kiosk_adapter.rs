@@ -87,7 +87,21 @@ pub fn create(
             act(UiAction::WalkInHelp);
         });
     }
-    adapter.on_print_info(move || act(UiAction::PrintInfo));
+    {
+        let act = act.clone();
+        adapter.on_print_info(move || act(UiAction::PrintInfo));
+    }
+    {
+        let weak = window.as_weak();
+        adapter.on_choose_priority(move || {
+            if let Some(w) = weak.upgrade() {
+                let a = w.global::<KioskAdapter>();
+                // Once: the button goes at once, the ticket follows.
+                a.set_offer_priority(false);
+                act(UiAction::Priority(a.get_number().to_string()));
+            }
+        });
+    }
     Ok(window)
 }
 
@@ -152,6 +166,8 @@ pub fn show_result(w: &KioskWindow, v: &ResultView) {
     a.set_message_id(v.message_id.as_str().into());
     a.set_message_en(v.message_en.as_str().into());
     a.set_offer_walkin(v.offer_walkin);
+    a.set_offer_priority(v.offer_priority);
+    a.set_priority(v.priority);
     a.set_screen(slint_screen(screen));
 }
 

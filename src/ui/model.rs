@@ -9,10 +9,12 @@ use chrono_tz::Tz;
 use crate::config::{Config, UiRole};
 use crate::kiosk::{Outcome, ScanReport};
 use crate::screen_feed::{BoardPicture, Situation, WalkInAnswer};
-use antrean_core::board::BoardState;
+use antrean_core::board::{current_break, BoardState};
 use antrean_core::booking::Slot;
 use antrean_core::checkin::{is_open, Reason, Rules};
-use antrean_core::locale::{date_en, jam, printer_fault_message, rejection_message, tanggal, zona};
+use antrean_core::locale::{
+    break_notice, date_en, jam, printer_fault_message, rejection_message, tanggal, zona,
+};
 use antrean_core::manifest::{default_service_name, Manifest};
 use antrean_core::printer_status::PrinterState;
 
@@ -25,6 +27,8 @@ pub struct ScreenSettings {
     pub desk: String,
     pub role: UiRole,
     pub fullscreen: bool,
+    /// `[office] breaks`: the board says so while one lasts.
+    pub breaks: Vec<Slot>,
 }
 
 impl ScreenSettings {
@@ -36,6 +40,7 @@ impl ScreenSettings {
             desk: config.walkin.desk_location.clone(),
             role: config.ui.role,
             fullscreen: config.ui.fullscreen,
+            breaks: config.office.breaks.clone(),
         }
     }
 }
@@ -61,6 +66,8 @@ pub enum UiAction {
     WalkInHelp,
     /// "Cetak info" on the walk-in screen.
     PrintInfo,
+    /// "Prioritas" on the success screen, for this queue number.
+    Priority(String),
     /// A result screen timed out or "Kembali" was pressed.
     BackToIdle,
 }
@@ -130,6 +137,10 @@ pub struct ResultView {
     pub message_en: String,
     /// Offer the walk-in help (unknown or unreadable codes).
     pub offer_walkin: bool,
+    /// Offer "Prioritas" (the ticket waits for the choice).
+    pub offer_priority: bool,
+    /// The ticket says `PRIORITAS`.
+    pub priority: bool,
 }
 
 /// Turns a scan report into what the screen shows.
@@ -144,6 +155,8 @@ pub fn result_view(report: &ScanReport, manifest: Option<&Manifest>, tz: Tz) -> 
         message_id: String::new(),
         message_en: String::new(),
         offer_walkin: false,
+        offer_priority: report.choosing.is_some(),
+        priority: report.ticket.as_ref().is_some_and(|t| t.priority),
     };
     if let Some(b) = &report.booking {
         v.number = b.number.clone();
@@ -225,9 +238,12 @@ pub struct BoardView {
     pub last_number: String,
     pub last_counter: String,
     pub last_recall: bool,
+    /// The call took a confirmed priority check-in first: `PRIORITAS`
+    /// beside the number says why.
+    pub last_priority: bool,
     pub flash_serial: i32,
-    /// (label, number or empty).
-    pub counters: Vec<(String, String)>,
+    /// (label, number or empty, served as priority).
+    pub counters: Vec<(String, String, bool)>,
     /// (number, counter label).
     pub recent: Vec<(String, String)>,
     /// (session `HH.MM-HH.MM`, count).
@@ -275,6 +291,7 @@ pub fn board_view(
             .map(|l| label_of(&l.call.counter).to_uppercase())
             .unwrap_or_default(),
         last_recall: state.last_call().is_some_and(|l| l.call.recall),
+        last_priority: state.last_call().is_some_and(|l| l.call.priority),
         flash_serial: state.last_call().map(|l| l.serial as i32).unwrap_or(0),
         counters: state
             .counters()
@@ -286,6 +303,7 @@ pub fn board_view(
                         .as_ref()
                         .map(|s| s.number.clone())
                         .unwrap_or_default(),
+                    c.serving.as_ref().is_some_and(|s| s.priority),
                 )
             })
             .collect(),
@@ -382,6 +400,8 @@ pub struct BoardHeader {
     pub clock: String,
     /// For staff: the kiosk's printer, the kiosk's clock (empty when fine).
     pub warning: String,
+    /// During an office break: `Istirahat 12.00-13.00 / Lunch break`.
+    pub break_text: String,
 }
 
 /// The board's header in this situation.
@@ -405,11 +425,18 @@ pub fn board_header(s: &Situation, settings: &ScreenSettings) -> BoardHeader {
         }
         None => printer,
     };
+    let break_text = current_break(&settings.breaks, s.now.time())
+        .map(|b| {
+            let m = break_notice(b);
+            format!("{} / {}", m.id, m.en)
+        })
+        .unwrap_or_default();
     BoardHeader {
         office: settings.office_name.clone(),
         date,
         clock,
         warning,
+        break_text,
     }
 }
 
@@ -480,6 +507,23 @@ mod tests {
             desk: "Meja informasi".into(),
             role: UiRole::Both,
             fullscreen: false,
+            breaks: vec![Slot::parse("12:00-13:00").unwrap()],
+        }
+    }
+
+    #[test]
+    fn the_board_says_when_the_office_is_on_its_break() {
+        let cases = [
+            ("11:59", ""),
+            ("12:00", "Istirahat 12.00-13.00 / Lunch break"),
+            ("12:59", "Istirahat 12.00-13.00 / Lunch break"),
+            ("13:00", ""),
+        ];
+        for (at, want) in cases {
+            let mut s = situation(PrinterState::Ok, None, false);
+            s.now =
+                chrono::DateTime::parse_from_rfc3339(&format!("2024-05-08T{at}:00+07:00")).unwrap();
+            assert_eq!(board_header(&s, &settings()).break_text, want, "{at}");
         }
     }
 
@@ -540,6 +584,33 @@ mod tests {
         assert_eq!(h.office, "Disdukcapil Bogor");
         assert_eq!(h.session.0, "Check-in dibuka untuk sesi 09.00-10.00");
         assert_eq!(h.session.1, "Check-in is open for session 09.00-10.00");
+    }
+
+    #[test]
+    fn a_priority_call_says_why_on_the_board() {
+        let snapshot: antrean_core::api::BoardSnapshot = serde_json::from_value(serde_json::json!({
+            "seq": 7,
+            "counters": [
+                {"id": "1", "label": "Loket 1", "serving": null},
+                {"id": "2", "label": "Loket 2", "serving": {"number": "B-031", "service": "KTP-EL", "called_at": "2024-05-08T09:30:00+07:00", "priority": true}}
+            ],
+            "recent": [{"number": "B-031", "counter": "2", "called_at": "2024-05-08T09:30:00+07:00"}],
+            "waiting": [],
+            "notice": null
+        }))
+        .unwrap();
+        let mut state = BoardState::new();
+        state.apply_snapshot(snapshot);
+        let v = board_view(&state, true, None);
+        assert!(v.last_priority);
+        assert_eq!(
+            v.counters,
+            vec![
+                ("Loket 1".to_string(), String::new(), false),
+                ("Loket 2".to_string(), "B-031".to_string(), true)
+            ]
+        );
+        assert!(!board_view(&BoardState::new(), true, None).last_priority);
     }
 
     #[test]

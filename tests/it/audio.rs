@@ -190,3 +190,161 @@ fn a_stale_backlog_is_not_read_out() {
         "chime nomor_antrean b satu silakan_menuju_loket dua"
     );
 }
+
+/// `[audio] languages = ["id", "en"]`: each call is said in Indonesian,
+/// then English ("Number B 15, please go to counter 2"), as one
+/// announcement with the shipped English clips, one call after another.
+#[test]
+fn calls_in_indonesian_then_english() {
+    let clock = Clock::starting_at(DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
+    let dir = tempfile::tempdir().unwrap();
+    let sink = RecordingSink::new(dir.path());
+    let log = sink.log.clone();
+    let (tx, rx) = channel();
+    for (seq, number, counter) in [(1, "B-015", "2"), (2, "A-003", "1")] {
+        tx.send(CallEvent {
+            seq,
+            number: number.into(),
+            counter: counter.into(),
+            service: "KK".into(),
+            called_at: "2024-05-08T09:19:55+07:00".into(),
+            recall: false,
+            priority: false,
+        })
+        .unwrap();
+    }
+    let config = AudioConfig {
+        style: antrean_core::announce::NumberStyle::Number,
+        languages: vec![
+            antrean_core::announce::Language::Id,
+            antrean_core::announce::Language::En,
+        ],
+        voice_dir: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/voice/id").into()),
+        ..AudioConfig::default()
+    };
+    let voice = config.load_voice().unwrap();
+    let _player = spawn_player(
+        rx,
+        config.load_voice().unwrap(),
+        config,
+        clock,
+        chrono_tz::Asia::Jakarta,
+        Box::new(sink),
+    )
+    .unwrap();
+    let records = wait_for("both calls", Duration::from_secs(10), || {
+        let l = log.lock().unwrap();
+        (l.len() >= 2).then(|| l.clone())
+    });
+    assert_eq!(
+        records[0].announcement.clips.join(" "),
+        "chime nomor_antrean b lima belas silakan_menuju_loket dua pause \
+         en/number en/b en/fifteen en/please_go_to_counter en/two"
+    );
+    assert!(records[1].start >= records[0].end, "announcements overlap");
+    for r in &records {
+        let clips = &r.announcement.clips;
+        assert!(voice.missing(clips.iter().map(String::as_str)).is_empty());
+        let mut reader = hound::WavReader::open(&r.file).unwrap();
+        let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+        assert_eq!(samples, assemble(&voice, clips, 80));
+        // The English half is real audio, not silence.
+        let pause = clips.iter().position(|c| c == "pause").unwrap();
+        let english: usize = clips[..=pause]
+            .iter()
+            .map(|c| voice.clip(c).unwrap().len() + (RATE * GAP_MS / 1000) as usize)
+            .sum();
+        assert!(samples[english..].iter().any(|s| s.unsigned_abs() > 1000));
+    }
+}
+
+/// `[audio] kiosk_voice`: the kiosk says each scan's result, through the
+/// recording sink: the number and "take your ticket" for a check-in, a
+/// short reason for a refusal; switched off, it says nothing.
+#[test]
+fn the_kiosk_says_the_scan_result() {
+    use antrean_core::framing::Frame;
+    use antrean_kiosk::app::{kiosk_voice, App, AppOptions};
+    use antrean_kiosk::config::Config;
+    use antrean_kiosk::daemon::ScanSource;
+    use antrean_kiosk::kiosk::Event;
+    use antrean_testkit::prelude::{token, Office};
+
+    let office = Office::new("");
+    office.cache_vector_manifest();
+    let audio = format!(
+        "[printer]\nport = \"virtual\"\n\n[audio]\nsink = \"none\"\nstyle = \"number\"\nvoice_dir = \"{}/assets/voice/id\"\n",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    office.write_config(&audio);
+    let config = Config::load(&office.config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sink = RecordingSink::new(dir.path());
+    let log = sink.log.clone();
+    let observer = kiosk_voice(&config, Box::new(sink)).expect("kiosk_voice is on by default");
+    let clock = Clock::starting_at(DateTime::parse_from_rfc3339(NOW).unwrap().to_utc());
+    let app = App::start(
+        &config,
+        AppOptions {
+            source: ScanSource::None,
+            observers: vec![observer],
+            ..AppOptions::configured(clock)
+        },
+    )
+    .unwrap();
+    let scan = |text: String| {
+        app.sender()
+            .unwrap()
+            .send(Event::Scan(Frame::Scan(text)))
+            .unwrap()
+    };
+    let said = |n: usize| {
+        wait_for(&format!("{n} things said"), Duration::from_secs(10), || {
+            let l = log.lock().unwrap();
+            (l.len() >= n).then(|| l.clone())
+        })
+    };
+    scan(token(
+        "BGR-240508-00123",
+        "B-015",
+        "2024-05-08",
+        "09:00-10:00",
+        "KTP-EL",
+    ));
+    said(1);
+    scan(token(
+        "BGR-240509-00001",
+        "A-001",
+        "2024-05-09",
+        "09:00-10:00",
+        "KTP-EL",
+    ));
+    let records = said(2);
+    let clips: Vec<String> = records
+        .iter()
+        .map(|r| r.announcement.clips.join(" "))
+        .collect();
+    assert_eq!(
+        clips,
+        [
+            "nomor_antrean_anda b lima belas silakan_ambil_tiket",
+            "maaf_bukan_hari_ini"
+        ]
+    );
+    let voice = config.audio.load_voice().unwrap();
+    for r in &records {
+        let mut reader = hound::WavReader::open(&r.file).unwrap();
+        let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+        assert_eq!(samples, assemble(&voice, &r.announcement.clips, 80));
+        assert!(
+            samples.iter().any(|s| s.unsigned_abs() > 1000),
+            "not silence"
+        );
+    }
+    assert!(records[1].start >= records[0].end, "one after another");
+    app.stop();
+
+    office.write_config(&format!("{audio}kiosk_voice = false\n"));
+    let off = Config::load(&office.config).unwrap();
+    assert!(kiosk_voice(&off, Box::new(RecordingSink::new(dir.path()))).is_none());
+}

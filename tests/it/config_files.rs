@@ -80,7 +80,22 @@ fn the_kiosk_examples_say_what_they_mean() {
         example.status.as_ref().map(|s| s.listen.to_string()),
         Some("127.0.0.1:9180".to_string())
     );
+    // The seeds' day: sessions 08:00-12:00 and 13:00-14:00 around the
+    // lunch break; the status link on the ticket.
+    assert_eq!(example.ticket.status_url, "https://antrean.example.go.id");
+    assert_eq!(
+        example.audio.languages,
+        [
+            antrean_core::announce::Language::Id,
+            antrean_core::announce::Language::En
+        ]
+    );
+    assert_eq!(example.kiosk.priority_wait_seconds, 6);
     let demo = Config::load(&dir.join("demo.toml")).unwrap();
+    for c in [&example, &demo] {
+        let breaks: Vec<String> = c.office.breaks.iter().map(|b| b.wire()).collect();
+        assert_eq!(breaks, ["12:00-13:00"], "{}", c.source.display());
+    }
     assert_eq!(demo.printer.port, PrinterPort::Virtual);
     assert!(matches!(&demo.central, Some(c) if c.url == CentralUrl::Embedded));
     assert_eq!(demo.ui.role, UiRole::Both);

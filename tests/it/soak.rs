@@ -1,7 +1,8 @@
 //! A compressed, hostile office day with real processes: bookings over
-//! five sessions; residents early, late, twice, with forged or foreign
-//! codes; counters calling; the central service restarted three times and
-//! cut off for a whole session; the printer out of paper once; the kiosk
+//! the seeds' five sessions (08.00-12.00, then 13.00-14.00 after lunch);
+//! residents early, late, twice, with forged or foreign codes; counters
+//! calling; the central service restarted three times and cut off for a
+//! whole session; the printer out of paper once; the kiosk
 //! killed -9 twice. At the end every valid arrival has exactly one
 //! check-in on the central service with its original time, every printed
 //! ticket matches the journal, no rejected code got a number on paper, and
@@ -22,7 +23,7 @@ const SESSIONS: [(&str, &str); 5] = [
     ("09:00-10:00", "09:10"),
     ("10:00-11:00", "10:10"),
     ("11:00-12:00", "11:10"),
-    ("12:00-13:00", "12:10"),
+    ("13:00-14:00", "13:10"),
 ];
 
 fn at(hhmm: &str) -> String {

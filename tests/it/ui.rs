@@ -29,7 +29,7 @@ use slint::{ComponentHandle, Model};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-fn type_text(window: &slint::Window, text: &str) {
+pub(crate) fn type_text(window: &slint::Window, text: &str) {
     for c in text.chars() {
         let t: slint::SharedString = c.to_string().into();
         window.dispatch_event(WindowEvent::KeyPressed { text: t.clone() });
@@ -38,14 +38,14 @@ fn type_text(window: &slint::Window, text: &str) {
 }
 
 /// Presses the button a person would find by its label.
-fn press(kiosk: &KioskWindow, label: &str) {
+pub(crate) fn press(kiosk: &KioskWindow, label: &str) {
     let found: Vec<ElementHandle> = ElementHandle::find_by_accessible_label(kiosk, label).collect();
     assert!(!found.is_empty(), "no element labelled {label:?}");
     found[0].invoke_accessible_default_action();
 }
 
 /// Runs the screens until the kiosk shows `screen` (and `also` holds).
-fn wait_screen(
+pub(crate) fn wait_screen(
     kiosk: &KioskWindow,
     what: &str,
     screen: Screen,
@@ -66,6 +66,7 @@ name = "Dinas Kependudukan dan Pencatatan Sipil Kota Bogor"
 [kiosk]
 id = "ui-1"
 state_dir = "{}"
+priority_wait_seconds = 0
 [printer]
 port = "virtual"
 status_every_seconds = 1
@@ -111,6 +112,55 @@ fn the_screens() {
     screenshots::init_headless();
     a_person_uses_the_kiosk_and_the_board();
     an_idle_kiosk_does_not_wake_its_screens();
+    the_board_shows_the_lunch_break();
+    crate::priority::a_resident_chooses_priority();
+}
+
+/// `[office] breaks` (default 12:00-13:00): the board says
+/// `Istirahat 12.00-13.00 / Lunch break` while the break lasts, through the
+/// real presenter and event loop, and nothing after it.
+fn the_board_shows_the_lunch_break() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = kiosk_config(&dir.path().join("state"), "127.0.0.1:9".parse().unwrap());
+    assert_eq!(
+        config.office.breaks.len(),
+        1,
+        "the seeds' lunch break by default"
+    );
+    let windows =
+        ScreenWindows::open_with(&ScreenSettings::from_config(&config), &[], Rc::new(|| 0))
+            .unwrap();
+    windows.show().unwrap();
+    let presenter = windows.presenter();
+    let board = windows.board().unwrap().clone_strong();
+    let at = |hhmm: &str| antrean_kiosk::screen_feed::Situation {
+        now: chrono::DateTime::parse_from_rfc3339(&format!("2024-05-08T{hhmm}:00+07:00")).unwrap(),
+        manifest: None,
+        offline: false,
+        printer: antrean_core::printer_status::PrinterState::Ok,
+        clock_skew_seconds: None,
+    };
+    let shown = |b: &antrean_kiosk::ui::BoardWindow| {
+        // The banner exists only during a break; its text is the adapter's.
+        let banner = ElementHandle::find_by_accessible_label(b, "break").count();
+        let text = b.global::<BoardAdapter>().get_break_text().to_string();
+        assert_eq!(banner, usize::from(!text.is_empty()), "{text:?}");
+        text
+    };
+    for (hhmm, want) in [
+        ("11:59", ""),
+        ("12:00", "Istirahat 12.00-13.00 / Lunch break"),
+        ("12:40", "Istirahat 12.00-13.00 / Lunch break"),
+        ("13:00", ""),
+    ] {
+        presenter.show(Update::Situation(at(hhmm)));
+        let b = board.clone_strong();
+        run_until(&format!("the board at {hhmm}"), LIMIT, move || {
+            b.global::<BoardAdapter>().get_clock_text() == hhmm.replace(':', ".")
+                && shown(&b) == want
+        });
+    }
+    drop(windows);
 }
 
 fn a_person_uses_the_kiosk_and_the_board() {
@@ -334,7 +384,7 @@ fn a_person_uses_the_kiosk_and_the_board() {
     );
     let out = dir.path().join("shots");
     let files = screenshots::render_all(&out).unwrap();
-    assert_eq!(files.len(), 3 * 10 + 3 * 2);
+    assert_eq!(files.len(), 3 * 10 + 3 * 3);
     for f in &files {
         let img = image::open(f).unwrap();
         let name = f.file_name().unwrap().to_string_lossy().to_string();

@@ -1,6 +1,7 @@
-//! Spoken calls, as data: Indonesian number words, the clip sequence of an
-//! announcement ("Nomor antrean, B, nol satu lima, silakan menuju loket
-//! tiga"), and the queue that decides what is said and when (no overlap,
+//! Spoken calls, as data: Indonesian and English number words, the clip
+//! sequence of an announcement ("Nomor antrean, B, nol satu lima, silakan
+//! menuju loket tiga", then, with English on, "Number, B, zero one five,
+//! please go to counter three"), and the queue that decides what is said and when (no overlap,
 //! recalls said again, a stale backlog after a reconnect not read out).
 //! Pure: the audio is assembled and played elsewhere.
 
@@ -8,6 +9,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use chrono::{DateTime, FixedOffset, NaiveTime};
 
+use crate::checkin::Reason;
 use crate::events::CallEvent;
 
 /// How the serial of a queue number is read.
@@ -19,6 +21,88 @@ pub enum NumberStyle {
     /// `015` -> "lima belas".
     Number,
 }
+
+/// A language calls are said in (`[audio] languages`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// Indonesian: the clips in `assets/voice/id/`, named as the words.
+    Id,
+    /// English: the clips in `assets/voice/en/`, named `en/<word>`.
+    En,
+}
+
+/// Clip names of English words are prefixed so they never collide with
+/// Indonesian ones (`en/a`, `en/one`).
+pub const EN: &str = "en/";
+
+const EN_UNITS: [&str; 20] = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+const EN_TENS: [&str; 10] = [
+    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
+
+/// English words of 0-999 (without "and", as announcers say them).
+pub fn english_number_words(n: u32) -> Vec<&'static str> {
+    let n = n.min(999);
+    if n == 0 {
+        return vec!["zero"];
+    }
+    let mut words = Vec::new();
+    let (hundreds, rest) = (n / 100, n % 100);
+    if hundreds > 0 {
+        words.extend([EN_UNITS[hundreds as usize], "hundred"]);
+    }
+    match rest {
+        0 => {}
+        1..=19 => words.push(EN_UNITS[rest as usize]),
+        _ => {
+            words.push(EN_TENS[(rest / 10) as usize]);
+            if rest % 10 != 0 {
+                words.push(EN_UNITS[(rest % 10) as usize]);
+            }
+        }
+    }
+    words
+}
+
+/// The English phrase: "Number B 15, please go to counter 2" (no chime:
+/// it follows the Indonesian call).
+pub fn english_phrase() -> Vec<String> {
+    [
+        "en/number",
+        "{letter}",
+        "{number}",
+        "en/please_go_to_counter",
+        "{counter}",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The pause between the two languages of one call.
+pub const BETWEEN_LANGUAGES: &str = "pause";
 
 const UNITS: [&str; 10] = [
     "nol", "satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "delapan", "sembilan",
@@ -85,15 +169,43 @@ pub fn default_phrase() -> Vec<String> {
     .collect()
 }
 
-/// The clip names of one announcement.
+/// The clip names of one announcement in Indonesian.
 pub fn clips(number: &str, counter: &str, phrase: &[String], style: NumberStyle) -> Vec<String> {
+    clips_in(Language::Id, number, counter, phrase, style)
+}
+
+/// The clip names of one announcement in `lang` (English clip names carry
+/// the [`EN`] prefix).
+pub fn clips_in(
+    lang: Language,
+    number: &str,
+    counter: &str,
+    phrase: &[String],
+    style: NumberStyle,
+) -> Vec<String> {
+    let prefix = match lang {
+        Language::Id => "",
+        Language::En => EN,
+    };
+    let words = |n: u32| match lang {
+        Language::Id => number_words(n),
+        Language::En => english_number_words(n),
+    };
+    let digit = |d: u32| match lang {
+        Language::Id => UNITS[d as usize],
+        Language::En => EN_UNITS[d as usize],
+    };
     let (letters, digits) = split_number(number);
-    let serial = match style {
-        NumberStyle::Digits => digit_words(&digits),
-        NumberStyle::Number => number_words(digits.parse().unwrap_or(0)),
+    let serial: Vec<&str> = match style {
+        NumberStyle::Digits => digits
+            .chars()
+            .filter_map(|c| c.to_digit(10))
+            .map(digit)
+            .collect(),
+        NumberStyle::Number => words(digits.parse().unwrap_or(0)),
     };
     let counter_words: Vec<String> = match counter.trim().parse::<u32>() {
-        Ok(n) => number_words(n).into_iter().map(str::to_string).collect(),
+        Ok(n) => words(n).into_iter().map(str::to_string).collect(),
         // A counter named with letters is spelled.
         Err(_) => counter
             .chars()
@@ -104,14 +216,120 @@ pub fn clips(number: &str, counter: &str, phrase: &[String], style: NumberStyle)
     let mut out = Vec::new();
     for part in phrase {
         match part.as_str() {
-            "{letter}" => out.extend(letters.chars().map(|c| c.to_string())),
-            "{number}" => out.extend(serial.iter().map(|s| s.to_string())),
-            "{counter}" => out.extend(counter_words.iter().cloned()),
+            "{letter}" => out.extend(letters.chars().map(|c| format!("{prefix}{c}"))),
+            "{number}" => out.extend(serial.iter().map(|s| format!("{prefix}{s}"))),
+            "{counter}" => out.extend(counter_words.iter().map(|s| format!("{prefix}{s}"))),
             other => out.push(other.to_string()),
         }
     }
     out
 }
+
+/// One call in every language of `languages`, in order, with a pause
+/// between them: one announcement, so the languages never overlap another
+/// call. `phrase` is the Indonesian phrase; English uses [`english_phrase`].
+pub fn call_clips(
+    languages: &[Language],
+    number: &str,
+    counter: &str,
+    phrase: &[String],
+    style: NumberStyle,
+) -> Vec<String> {
+    let english = english_phrase();
+    let mut out = Vec::new();
+    for (i, lang) in languages.iter().enumerate() {
+        if i > 0 {
+            out.push(BETWEEN_LANGUAGES.to_string());
+        }
+        let phrase = match lang {
+            Language::Id => phrase,
+            Language::En => &english,
+        };
+        out.extend(clips_in(*lang, number, counter, phrase, style));
+    }
+    out
+}
+
+/// What the kiosk says about a scan, for residents who cannot read the
+/// screen (`[audio] kiosk_voice`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KioskSpeech<'a> {
+    /// Checked in (or reprinted): "Nomor antrean Anda B 15. Silakan ambil
+    /// tiket."
+    Ticket { number: &'a str },
+    /// Refused: a short reason.
+    Refused(Reason),
+    /// The printer cannot print: "go to the information desk".
+    PrinterFault,
+}
+
+/// The clips the kiosk says about a scan (Indonesian; each refusal is one
+/// whole-sentence clip).
+pub fn kiosk_clips(speech: KioskSpeech, style: NumberStyle) -> Vec<String> {
+    let one = |c: &str| vec![c.to_string()];
+    match speech {
+        KioskSpeech::Ticket { number } => {
+            let phrase: Vec<String> = [
+                "nomor_antrean_anda",
+                "{letter}",
+                "{number}",
+                "silakan_ambil_tiket",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            clips(number, "", &phrase, style)
+        }
+        KioskSpeech::Refused(reason) => one(match reason {
+            Reason::NotToday => "maaf_bukan_hari_ini",
+            Reason::TooEarly => "maaf_belum_waktunya",
+            Reason::TooLate => "maaf_sesi_sudah_lewat",
+            Reason::AlreadyPrinted => "maaf_tiket_sudah_dicetak",
+            Reason::Cancelled | Reason::Expired => "maaf_booking_tidak_berlaku",
+            Reason::InvalidFormat
+            | Reason::UnknownKey
+            | Reason::BadSignature
+            | Reason::WrongOffice
+            | Reason::UnknownBooking => "maaf_kode_tidak_dikenali",
+        }),
+        KioskSpeech::PrinterFault => one("printer_bermasalah"),
+    }
+}
+
+/// The whole-sentence clips of [`kiosk_clips`] and what they say (for
+/// `scripts/make-voice` and recordings).
+pub const KIOSK_SENTENCES: [(&str, &str); 9] = [
+    ("nomor_antrean_anda", "Nomor antrean Anda"),
+    ("silakan_ambil_tiket", "Silakan ambil tiket."),
+    (
+        "maaf_bukan_hari_ini",
+        "Maaf, booking Anda bukan untuk hari ini.",
+    ),
+    (
+        "maaf_belum_waktunya",
+        "Maaf, belum waktunya check-in. Silakan tunggu.",
+    ),
+    (
+        "maaf_sesi_sudah_lewat",
+        "Maaf, sesi Anda sudah lewat. Silakan ke petugas.",
+    ),
+    (
+        "maaf_tiket_sudah_dicetak",
+        "Maaf, tiket sudah dicetak. Silakan ke petugas.",
+    ),
+    (
+        "maaf_booking_tidak_berlaku",
+        "Maaf, booking tidak berlaku. Silakan ke petugas.",
+    ),
+    (
+        "maaf_kode_tidak_dikenali",
+        "Maaf, kode tidak dikenali. Silakan ke petugas.",
+    ),
+    (
+        "printer_bermasalah",
+        "Printer bermasalah. Silakan ke meja informasi.",
+    ),
+];
 
 /// One announcement to play.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +344,8 @@ pub struct Announcement {
 /// Settings of the queue.
 #[derive(Debug, Clone)]
 pub struct AnnounceRules {
+    /// In order; each call is said in every one (default: Indonesian only).
+    pub languages: Vec<Language>,
     pub phrase: Vec<String>,
     pub style: NumberStyle,
     /// A call older than this (by `called_at`) is not said any more.
@@ -187,7 +407,13 @@ impl AnnouncementQueue {
             }
             return Some(Announcement {
                 seq: call.seq,
-                clips: clips(&call.number, &call.counter, &rules.phrase, rules.style),
+                clips: call_clips(
+                    &rules.languages,
+                    &call.number,
+                    &call.counter,
+                    &rules.phrase,
+                    rules.style,
+                ),
                 number: call.number,
                 counter: call.counter,
                 recall: call.recall,
@@ -274,6 +500,108 @@ mod tests {
         }
     }
 
+    #[test]
+    fn kiosk_speech_table() {
+        let cases = [
+            (
+                KioskSpeech::Ticket { number: "B-015" },
+                NumberStyle::Number,
+                "nomor_antrean_anda b lima belas silakan_ambil_tiket",
+            ),
+            (
+                KioskSpeech::Ticket { number: "B-015" },
+                NumberStyle::Digits,
+                "nomor_antrean_anda b nol satu lima silakan_ambil_tiket",
+            ),
+            (
+                KioskSpeech::Refused(Reason::NotToday),
+                NumberStyle::Digits,
+                "maaf_bukan_hari_ini",
+            ),
+            (
+                KioskSpeech::Refused(Reason::BadSignature),
+                NumberStyle::Digits,
+                "maaf_kode_tidak_dikenali",
+            ),
+            (
+                KioskSpeech::PrinterFault,
+                NumberStyle::Digits,
+                "printer_bermasalah",
+            ),
+        ];
+        for (speech, style, expect) in cases {
+            assert_eq!(kiosk_clips(speech, style).join(" "), expect, "{speech:?}");
+        }
+        // Every refusal has a sentence clip.
+        let known: Vec<&str> = KIOSK_SENTENCES.iter().map(|(c, _)| *c).collect();
+        for r in Reason::ALL {
+            for c in kiosk_clips(KioskSpeech::Refused(r), NumberStyle::Digits) {
+                assert!(known.contains(&c.as_str()), "{r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn english_numbers_table() {
+        let cases: &[(u32, &str)] = &[
+            (0, "zero"),
+            (2, "two"),
+            (13, "thirteen"),
+            (15, "fifteen"),
+            (20, "twenty"),
+            (42, "forty two"),
+            (100, "one hundred"),
+            (115, "one hundred fifteen"),
+            (999, "nine hundred ninety nine"),
+        ];
+        for (n, words) in cases {
+            assert_eq!(english_number_words(*n).join(" "), *words, "{n}");
+        }
+    }
+
+    #[test]
+    fn calls_in_both_languages_table() {
+        let p = default_phrase();
+        let both = [Language::Id, Language::En];
+        for (languages, number, counter, style, expect) in [
+            (
+                &both[..],
+                "B-015",
+                "2",
+                NumberStyle::Number,
+                "chime nomor_antrean b lima belas silakan_menuju_loket dua pause \
+                 en/number en/b en/fifteen en/please_go_to_counter en/two",
+            ),
+            (
+                &both[..],
+                "B-015",
+                "2",
+                NumberStyle::Digits,
+                "chime nomor_antrean b nol satu lima silakan_menuju_loket dua pause \
+                 en/number en/b en/zero en/one en/five en/please_go_to_counter en/two",
+            ),
+            (
+                &both[..1],
+                "A-120",
+                "12",
+                NumberStyle::Number,
+                "chime nomor_antrean a seratus dua puluh silakan_menuju_loket dua belas",
+            ),
+            (
+                &[Language::En][..],
+                "F-001",
+                "A",
+                NumberStyle::Number,
+                "en/number en/f en/one en/please_go_to_counter en/a",
+            ),
+        ] {
+            assert_eq!(
+                call_clips(languages, number, counter, &p, style).join(" "),
+                expect
+            );
+        }
+    }
+
     fn call(seq: u64, number: &str, counter: &str, at: &str, recall: bool) -> CallEvent {
         CallEvent {
             seq,
@@ -289,6 +617,7 @@ mod tests {
     #[test]
     fn queue_dedupes_keeps_latest_per_counter_and_drops_stale() {
         let rules = AnnounceRules {
+            languages: vec![Language::Id],
             phrase: default_phrase(),
             style: NumberStyle::Digits,
             freshness_seconds: 60,

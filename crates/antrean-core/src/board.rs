@@ -4,6 +4,7 @@
 //! snapshot or an event at or below the current `seq` changes nothing.
 
 use crate::api::{BoardCounter, BoardSnapshot, RecentCall, Serving, Waiting};
+use crate::booking::Slot;
 use crate::events::{BoardEvent, CallEvent};
 
 /// Most recent calls kept.
@@ -24,6 +25,15 @@ pub enum Applied {
     },
     /// The server reset the stream: fetch `/board`.
     ResetNeeded,
+}
+
+/// The office's break at `now` (office time), if any: from its start up
+/// to, not including, its end. The board shows it (`locale::break_notice`).
+pub fn current_break(breaks: &[Slot], now: chrono::NaiveTime) -> Option<Slot> {
+    breaks
+        .iter()
+        .copied()
+        .find(|b| b.start <= now && now < b.end)
 }
 
 /// The number just called, for the big display and the flash.
@@ -241,6 +251,26 @@ impl BoardState {
 mod tests {
     use super::*;
     use crate::events::{CheckinEvent, CounterEvent, NoticeEvent, ResetEvent};
+
+    #[test]
+    fn breaks_run_from_start_to_before_end() {
+        let lunch = Slot::parse("12:00-13:00").unwrap();
+        let prayer = Slot::parse("11:30-11:45").unwrap();
+        let breaks = [prayer, lunch];
+        let cases = [
+            ("11:29", None),
+            ("11:30", Some(prayer)),
+            ("11:59", None),
+            ("12:00", Some(lunch)),
+            ("12:59", Some(lunch)),
+            ("13:00", None),
+        ];
+        for (at, want) in cases {
+            let t = chrono::NaiveTime::parse_from_str(at, "%H:%M").unwrap();
+            assert_eq!(current_break(&breaks, t), want, "{at}");
+        }
+        assert_eq!(current_break(&[], chrono::NaiveTime::MIN), None);
+    }
 
     fn snap(seq: u64) -> BoardSnapshot {
         BoardSnapshot {

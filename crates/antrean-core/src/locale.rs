@@ -118,6 +118,18 @@ impl Message {
     }
 }
 
+/// What the board shows during an office break: `Istirahat 12.00-13.00`
+/// and `Lunch break` (a break around midday) or `Break`.
+pub fn break_notice(b: crate::booking::Slot) -> Message {
+    let noon = NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default();
+    let en = if b.start <= noon && noon < b.end || b.start.hour() == 12 {
+        "Lunch break"
+    } else {
+        "Break"
+    };
+    Message::new(format!("Istirahat {}", b.display()), en)
+}
+
 /// What the resident is told about a rejection, and what to do next.
 pub fn rejection_message(r: &Rejection) -> Message {
     let date_id = r.date.map(tanggal).unwrap_or_default();
@@ -187,6 +199,20 @@ pub fn printer_fault_message() -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn break_notices() {
+        let cases = [
+            ("12:00-13:00", "Istirahat 12.00-13.00", "Lunch break"),
+            ("11:30-12:30", "Istirahat 11.30-12.30", "Lunch break"),
+            ("12:15-12:45", "Istirahat 12.15-12.45", "Lunch break"),
+            ("10:00-10:15", "Istirahat 10.00-10.15", "Break"),
+        ];
+        for (slot, id, en) in cases {
+            let m = break_notice(crate::booking::Slot::parse(slot).unwrap());
+            assert_eq!((m.id.as_str(), m.en.as_str()), (id, en), "{slot}");
+        }
+    }
     use crate::booking::Slot;
 
     #[test]

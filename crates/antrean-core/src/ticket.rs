@@ -22,6 +22,9 @@ pub struct Ticket {
     pub number: String,
     /// This ticket is a reprint (`CETAK ULANG`).
     pub reprint: bool,
+    /// The resident asked for priority at the kiosk (`PRIORITAS`); staff
+    /// confirm it at the counter.
+    pub priority: bool,
     /// `Layanan : KTP Elektronik`, `Sesi    : 09.00-10.00 WIB`, check-in time,
     /// and, when known, people ahead and the estimated call.
     pub details: Vec<String>,
@@ -29,23 +32,91 @@ pub struct Ticket {
     pub qr: String,
     /// The booking code in text.
     pub booking: String,
+    /// The live status page, when `[ticket] status_url` is set: a second,
+    /// smaller QR code and the link as text.
+    pub status: Option<StatusLink>,
     pub footer: Vec<String>,
+}
+
+/// The resident's status page on the ticket (`docs/ticket.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusLink {
+    /// Payload of the second QR code: `{status_url}/p/{office}/{date}/{number}`.
+    pub url: String,
+    /// The caption above the link, `Pantau antrean di HP:`.
+    pub caption: String,
+    /// The link as text without its scheme, broken at `/` to the paper width.
+    pub lines: Vec<String>,
+}
+
+/// The caption printed above the status link.
+pub const STATUS_CAPTION: &str = "Pantau antrean di HP:";
+
+/// The status page of a number: `{status_url}/p/{office}/{date}/{number}`.
+/// `status_url` has no trailing slash (one is dropped if present); `None`
+/// when it is empty.
+pub fn status_url(
+    status_url: &str,
+    office: &str,
+    date: chrono::NaiveDate,
+    number: &str,
+) -> Option<String> {
+    let base = status_url.trim().trim_end_matches('/');
+    if base.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{base}/p/{office}/{}/{number}",
+        date.format("%Y-%m-%d")
+    ))
+}
+
+/// A link as text for paper: the scheme dropped (phones add it), broken
+/// after a `/` so that each line fits `cols`; a part longer than a line is
+/// cut hard.
+pub fn link_lines(url: &str, cols: usize) -> Vec<String> {
+    let text = ascii(
+        url.strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .unwrap_or(url),
+    );
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for part in text.split_inclusive('/') {
+        if current.len() + part.len() > cols && !current.is_empty() {
+            lines.push(std::mem::take(&mut current));
+        }
+        current.push_str(part);
+        while current.len() > cols {
+            let rest = current.split_off(cols);
+            lines.push(std::mem::replace(&mut current, rest));
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    lines
 }
 
 /// Everything a ticket is made from.
 #[derive(Debug, Clone)]
 pub struct TicketInput<'a> {
     pub columns: u8,
+    pub office_id: &'a str,
     pub office_name: &'a str,
     pub booking: &'a Booking,
     pub service_name: &'a str,
     pub checked_in_at: DateTime<FixedOffset>,
     pub timezone: Tz,
     pub reprint: bool,
+    /// The resident chose `Prioritas` at the kiosk.
+    pub priority: bool,
     pub ahead: Option<u32>,
     /// `HH:MM` in office time, as the central service sends it.
     pub estimated_call: Option<&'a str>,
     pub footer: &'a [String],
+    /// `[ticket] status_url`; empty = no status QR.
+    pub status_url: &'a str,
 }
 
 /// The label column width: `Layanan : `, `Sesi    : `.
@@ -96,9 +167,21 @@ pub fn compose(input: &TicketInput) -> Ticket {
         heading: "NOMOR ANTREAN".into(),
         number: ascii(&input.booking.number),
         reprint: input.reprint,
+        priority: input.priority,
         details,
         qr: input.booking.booking.clone(),
         booking: input.booking.booking.clone(),
+        status: status_url(
+            input.status_url,
+            input.office_id,
+            input.booking.date,
+            &input.booking.number,
+        )
+        .map(|url| StatusLink {
+            lines: link_lines(&url, cols),
+            caption: STATUS_CAPTION.into(),
+            url,
+        }),
         footer: input
             .footer
             .iter()
@@ -180,15 +263,18 @@ mod tests {
         ];
         compose(&TicketInput {
             columns,
+            office_id: "kota-bogor",
             office_name: "Dinas Kependudukan dan Pencatatan Sipil Kota Bogor",
             booking: &b,
             service_name: "KTP Elektronik",
             checked_in_at: DateTime::parse_from_rfc3339("2024-05-08T09:20:00+07:00").unwrap(),
             timezone: chrono_tz::Asia::Jakarta,
             reprint,
+            priority: false,
             ahead,
             estimated_call: ahead.map(|_| "09:45"),
             footer: &footer,
+            status_url: "",
         })
     }
 
@@ -236,15 +322,18 @@ mod tests {
         let footer: Vec<String> = vec![];
         let t = compose(&TicketInput {
             columns: 32,
+            office_id: "kota-bogor",
             office_name: "Disdukcapil",
             booking: &b,
             service_name: "KK",
             checked_in_at: DateTime::parse_from_rfc3339("2026-11-24T16:50:00+07:00").unwrap(),
             timezone: chrono_tz::Asia::Jakarta,
             reprint: false,
+            priority: false,
             ahead: None,
             estimated_call: None,
             footer: &footer,
+            status_url: "",
         });
         assert_eq!(t.details[2..], ["Selasa, 24 November 2026", "16.50 WIB"]);
     }
@@ -254,6 +343,96 @@ mod tests {
         let t = compose_at(48, false, None);
         let all = format!("{t:?}");
         assert!(!all.contains("S***i"));
+    }
+
+    #[test]
+    fn status_urls() {
+        let d = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                "https://antrean.example.go.id",
+                Some("https://antrean.example.go.id/p/kota-bogor/2026-12-01/B-015"),
+            ),
+            (
+                "https://antrean.example.go.id/",
+                Some("https://antrean.example.go.id/p/kota-bogor/2026-12-01/B-015"),
+            ),
+            ("", None),
+            ("  ", None),
+        ];
+        for (base, want) in cases {
+            assert_eq!(
+                status_url(base, "kota-bogor", d, "B-015").as_deref(),
+                *want,
+                "{base:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn link_lines_break_after_slashes() {
+        let url = "https://antrean.example.go.id/p/kota-bogor/2026-12-01/B-015";
+        let cases: &[(usize, &[&str])] = &[
+            (
+                48,
+                &["antrean.example.go.id/p/kota-bogor/2026-12-01/", "B-015"],
+            ),
+            (
+                32,
+                &["antrean.example.go.id/p/", "kota-bogor/2026-12-01/B-015"],
+            ),
+            (
+                10,
+                &[
+                    "antrean.ex",
+                    "ample.go.i",
+                    "d/p/",
+                    "kota-bogor",
+                    "/",
+                    "2026-12-01",
+                    "/B-015",
+                ],
+            ),
+            (80, &["antrean.example.go.id/p/kota-bogor/2026-12-01/B-015"]),
+        ];
+        for (cols, want) in cases {
+            let got = link_lines(url, *cols);
+            assert_eq!(got, *want, "{cols}");
+            assert!(got.iter().all(|l| l.len() <= *cols));
+            assert_eq!(got.concat(), &url["https://".len()..]);
+        }
+    }
+
+    #[test]
+    fn the_ticket_carries_the_status_link_and_priority() {
+        let b = booking();
+        let t = compose(&TicketInput {
+            columns: 32,
+            office_id: "kota-bogor",
+            office_name: "Disdukcapil",
+            booking: &b,
+            service_name: "KK",
+            checked_in_at: DateTime::parse_from_rfc3339("2024-05-08T09:20:00+07:00").unwrap(),
+            timezone: chrono_tz::Asia::Jakarta,
+            reprint: false,
+            priority: true,
+            ahead: None,
+            estimated_call: None,
+            footer: &[],
+            status_url: "https://antrean.example.go.id",
+        });
+        assert!(t.priority);
+        let status = t.status.unwrap();
+        assert_eq!(
+            status.url,
+            "https://antrean.example.go.id/p/kota-bogor/2024-05-08/B-015"
+        );
+        assert_eq!(status.caption, "Pantau antrean di HP:");
+        assert_eq!(
+            status.lines,
+            ["antrean.example.go.id/p/", "kota-bogor/2024-05-08/B-015"]
+        );
+        assert_eq!(compose_at(48, false, None).status, None);
     }
 
     #[test]

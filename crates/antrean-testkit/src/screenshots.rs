@@ -121,6 +121,9 @@ pub fn sample_success() -> ResultView {
         message_id: String::new(),
         message_en: String::new(),
         offer_walkin: false,
+        // The ticket waits for the "Prioritas" choice.
+        offer_priority: true,
+        priority: false,
     }
 }
 
@@ -129,12 +132,13 @@ pub fn sample_board() -> BoardView {
         last_number: "B-015".into(),
         last_counter: "LOKET 3".into(),
         last_recall: false,
+        last_priority: false,
         flash_serial: 1,
         counters: vec![
-            ("Loket 1".into(), "A-031".into()),
-            ("Loket 2".into(), "B-012".into()),
-            ("Loket 3".into(), "B-015".into()),
-            ("Loket 4".into(), String::new()),
+            ("Loket 1".into(), "A-031".into(), false),
+            ("Loket 2".into(), "B-012".into(), true),
+            ("Loket 3".into(), "B-015".into(), false),
+            ("Loket 4".into(), String::new(), false),
         ],
         recent: vec![
             ("B-015".into(), "Loket 3".into()),
@@ -148,7 +152,6 @@ pub fn sample_board() -> BoardView {
             ("09.00-10.00".into(), "14".into()),
             ("10.00-11.00".into(), "3".into()),
             ("11.00-12.00".into(), "0".into()),
-            ("12.00-13.00".into(), "0".into()),
             ("13.00-14.00".into(), "0".into()),
         ],
         notice: "Layanan KIA tutup sementara. Pengambilan KTP-el di Loket 4.".into(),
@@ -178,6 +181,7 @@ fn board_status(clock: &str, warning: &str) -> BoardHeader {
         date: "Rabu, 08 Mei 2024".into(),
         clock: clock.into(),
         warning: warning.into(),
+        break_text: String::new(),
     }
 }
 
@@ -270,6 +274,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
     };
     let reprint = ResultView {
         reprint: true,
+        offer_priority: false,
         ahead: String::new(),
         ..sample_success()
     };
@@ -399,6 +404,33 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
         );
         board_adapter::show(&board, &stale);
         let path = out.join(format!("board-stale-{width}x{height}.png"));
+        snapshot(board.window(), (width, height), &path)?;
+        check(
+            &board,
+            &path,
+            (width, height),
+            board.window().scale_factor(),
+        )?;
+        files.push(path);
+        // The lunch break of the seeds' day: the last morning numbers on
+        // the counters, the afternoon session waiting.
+        let lunch = BoardView {
+            last_number: "D-050".into(),
+            last_counter: "LOKET 2".into(),
+            flash_serial: 2,
+            waiting: vec![("13.00-14.00".into(), "6".into())],
+            notice: "Pelayanan dibuka kembali pukul 13.00 · Service resumes at 13.00".into(),
+            ..sample_board()
+        };
+        board_adapter::set_status(
+            &board,
+            &BoardHeader {
+                break_text: "Istirahat 12.00-13.00 / Lunch break".into(),
+                ..board_status("12.20", "")
+            },
+        );
+        board_adapter::show(&board, &lunch);
+        let path = out.join(format!("board-break-{width}x{height}.png"));
         snapshot(board.window(), (width, height), &path)?;
         check(
             &board,
