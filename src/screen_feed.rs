@@ -56,6 +56,9 @@ pub struct Situation {
     /// A central service is configured and cannot be reached.
     pub offline: bool,
     pub printer: PrinterState,
+    /// The printer answers no status queries (its profile says so): it is
+    /// only known to be reachable.
+    pub printer_status_unknown: bool,
     /// The kiosk's clock differs from the central service's by more than
     /// two minutes (never for a shifted training clock).
     pub clock_skew_seconds: Option<i64>,
@@ -72,6 +75,7 @@ impl PartialEq for Situation {
             && self.now == other.now
             && self.offline == other.offline
             && self.printer == other.printer
+            && self.printer_status_unknown == other.printer_status_unknown
             && self.clock_skew_seconds == other.clock_skew_seconds
     }
 }
@@ -241,6 +245,10 @@ fn situation_now(src: &FeedSources) -> Situation {
         manifest: src.manifest.borrow().clone(),
         offline: link.as_ref().is_some_and(|l| !l.online),
         printer: src.printer.borrow().state,
+        printer_status_unknown: {
+            let h = src.printer.borrow();
+            antrean_core::printer_status::is_unknown(h.state, h.detail.as_deref())
+        },
         clock_skew_seconds: link
             .and_then(|l| l.clock_skew_seconds)
             .filter(|s| s.abs() > 120 && !src.clock.is_shifted()),

@@ -402,9 +402,15 @@ impl AplaySink {
     }
 }
 
+/// The one loudspeaker: a kiosk that is also the board has two voices (the
+/// calls' announcer and the kiosk's spoken help), each on its own thread;
+/// they take turns here, so nothing is ever said over something else.
+static SPEAKER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl AudioSink for AplaySink {
     fn play(&mut self, a: &Announcement, samples: &[i16]) {
         use std::io::Write;
+        let _speaker = SPEAKER.lock().unwrap_or_else(|e| e.into_inner());
         let child = std::process::Command::new("aplay")
             .args([
                 "-q",

@@ -408,6 +408,9 @@ pub struct BoardHeader {
 pub fn board_header(s: &Situation, settings: &ScreenSettings) -> BoardHeader {
     let (date, clock) = date_and_clock(s.now);
     let printer = match s.printer {
+        PrinterState::Ok if s.printer_status_unknown => {
+            "Status printer kiosk tidak diketahui · Kiosk printer status unknown".into()
+        }
         PrinterState::Ok => String::new(),
         PrinterState::PaperLow => {
             "Kertas printer kiosk hampir habis · Kiosk printer paper low".into()
@@ -489,6 +492,7 @@ mod tests {
             manifest: None,
             offline,
             printer,
+            printer_status_unknown: false,
             clock_skew_seconds: skew,
         }
     }
@@ -553,6 +557,14 @@ mod tests {
                 "Printer kiosk: offline · Kiosk printer needs attention Jam kiosk selisih 200 detik · Kiosk clock off by 200 s",
             ),
         ];
+        let unknown = Situation {
+            printer_status_unknown: true,
+            ..situation(PrinterState::Ok, None, false)
+        };
+        assert_eq!(
+            board_header(&unknown, &settings()).warning,
+            "Status printer kiosk tidak diketahui · Kiosk printer status unknown"
+        );
         for (printer, skew, warning) in cases {
             let h = board_header(&situation(*printer, *skew, false), &settings());
             assert_eq!(h.warning, *warning, "{printer:?} {skew:?}");

@@ -108,8 +108,10 @@ impl ScreenWindows {
         .into_iter()
         .flatten()
         {
-            window.set_fullscreen(self.settings.fullscreen);
+            // Shown first: a window made full screen before it is shown
+            // keeps its preferred size under some compositors (cage).
             window.show()?;
+            window.set_fullscreen(self.settings.fullscreen);
         }
         Ok(())
     }

@@ -6,15 +6,15 @@
 //! exactly one priority request (retried after `409 not_checked_in`).
 //! A resident who does not choose gets an ordinary ticket after the wait.
 //!
-//! The priority endpoint (`POST .../checkins/{booking}/priority`) is built
-//! on the central half's branch; here a small handler of the contract's
-//! shape stands in front of the real service's router (everything else is
-//! the real service), so this test runs on either branch.
+//! The central service is the real one; a thin layer in front of its router
+//! answers the first priority request `409 not_checked_in` (as an instance
+//! lagging behind another would) and hands every later one to the real
+//! endpoint, recording what it saw.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use antrean_core::api::{PriorityAnswer, PriorityRequest, PriorityState};
+use antrean_core::api::{PriorityRequest, PriorityState};
 use antrean_kiosk::app::{App, AppOptions};
 use antrean_kiosk::config::Config;
 use antrean_kiosk::daemon::ScanSource;
@@ -24,7 +24,7 @@ use antrean_kiosk::ui::run::ScreenWindows;
 use antrean_kiosk::ui::KioskAdapter;
 use antrean_testkit::prelude::*;
 use antrean_testkit::screenshots::run_until;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -34,33 +34,41 @@ use crate::ui::{press, type_text, wait_screen};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// What the stand-in priority endpoint saw: (booking, body, answered 200).
+/// What the layer saw of priority requests: (booking, body, the real
+/// endpoint answered 200).
 type Seen = Arc<Mutex<Vec<(String, PriorityRequest, bool)>>>;
 
-async fn priority(
+async fn lagging_once(
     State(seen): State<Seen>,
-    Path((office, booking)): Path<(String, String)>,
-    Json(body): Json<PriorityRequest>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
 ) -> Response {
-    assert_eq!(office, OFFICE);
-    let mut seen = seen.lock().unwrap();
-    // The first request finds the check-in "not yet arrived" (another
-    // instance lagging): the kiosk must retry.
-    let first = seen.is_empty();
-    seen.push((booking.clone(), body, !first));
+    let path = req.uri().path().to_string();
+    let Some(booking) = path
+        .strip_prefix(&format!("/v1/offices/{OFFICE}/checkins/"))
+        .and_then(|rest| rest.strip_suffix("/priority"))
+        .map(str::to_string)
+    else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap();
+    let body: PriorityRequest = serde_json::from_slice(&bytes).unwrap();
+    let first = seen.lock().unwrap().is_empty();
     if first {
+        seen.lock().unwrap().push((booking, body, false));
         return (
             StatusCode::CONFLICT,
             Json(serde_json::json!({"error": "not_checked_in", "message": "check-in not arrived yet"})),
         )
             .into_response();
     }
-    Json(PriorityAnswer {
-        booking,
-        number: String::new(),
-        priority: PriorityState::Requested,
-    })
-    .into_response()
+    let answer = next
+        .run(axum::extract::Request::from_parts(parts, bytes.into()))
+        .await;
+    let ok = answer.status() == StatusCode::OK;
+    seen.lock().unwrap().push((booking, body, ok));
+    answer
 }
 
 fn ticket_lines(bytes: &[u8]) -> Vec<String> {
@@ -77,7 +85,7 @@ fn ticket_lines(bytes: &[u8]) -> Vec<String> {
 pub fn a_resident_chooses_priority() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // The real central service, its router behind the stand-in endpoint.
+    // The real central service, behind the layer that lags once.
     let clock = antrean_host::clock::Clock::starting_at(
         chrono::DateTime::parse_from_rfc3339(NOW).unwrap().to_utc(),
     );
@@ -98,13 +106,9 @@ pub fn a_resident_chooses_priority() {
     ))
     .unwrap();
     let seen: Seen = Arc::default();
-    let app = axum::Router::new()
-        .route(
-            "/v1/offices/:office/checkins/:booking/priority",
-            axum::routing::post(priority),
-        )
-        .with_state(seen.clone())
-        .fallback_service(antrean_central::routes::router(central.clone()));
+    let app = antrean_central::routes::router(central.clone()).layer(
+        axum::middleware::from_fn_with_state(seen.clone(), lagging_once),
+    );
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -268,6 +272,16 @@ role = "kiosk"
         .iter()
         .all(|(b, r, _)| *b == first.booking && r.kiosk == "lobby-1"));
     assert_eq!(s.len(), 2, "one 409, then one accepted: {s:?}");
+    // The real service holds the claim, for that booking only.
+    for (b, claim) in [
+        (&first, Some(PriorityState::Requested)),
+        (&second, None),
+        (&third, None),
+        (&fourth, None),
+    ] {
+        let stored = rt.block_on(central.booking(&b.booking)).unwrap().unwrap();
+        assert_eq!(stored.priority, claim, "{}", b.booking);
+    }
     drop(windows);
     app.stop();
 }

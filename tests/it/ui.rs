@@ -138,6 +138,7 @@ fn the_board_shows_the_lunch_break() {
         manifest: None,
         offline: false,
         printer: antrean_core::printer_status::PrinterState::Ok,
+        printer_status_unknown: false,
         clock_skew_seconds: None,
     };
     let shown = |b: &antrean_kiosk::ui::BoardWindow| {
