@@ -201,8 +201,8 @@ fn the_kiosk_runs_under_cage_and_shows_the_success_screen() {
     // The README's picture is renewed on request only: a test run leaves
     // the checkout as it found it.
     if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
-        let keep = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("docs/screenshots/kiosk-success-cage.png");
+        let keep =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots/kiosk-success-cage.png");
         std::fs::copy(&shot, &keep).unwrap();
     }
     drop(cage);
