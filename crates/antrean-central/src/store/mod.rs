@@ -109,6 +109,34 @@ pub struct NewBooking {
     pub code_prefix: String,
 }
 
+impl NewBooking {
+    /// The booking as it is stored once the store allocated the office-day's
+    /// `running` number (its code) and the session's `serial` (its queue
+    /// number).
+    pub(crate) fn booked(&self, running: usize, serial: u32) -> StoredBooking {
+        StoredBooking {
+            code: crate::rules::booking_code(&self.code_prefix, self.date, running),
+            date: self.date,
+            slot: self.slot.clone(),
+            letter: self.letter.clone(),
+            serial,
+            number: crate::rules::queue_number(&self.letter, serial),
+            service: self.service.clone(),
+            status: BookingStatus::Booked,
+            masked_name: self.masked_name.clone(),
+            checked_in_at: None,
+            kiosk: None,
+            offline: false,
+            called_at: None,
+            counter: None,
+            ahead: None,
+            estimated_call: None,
+            done_at: None,
+            priority: None,
+        }
+    }
+}
+
 /// A check-in to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCheckin {

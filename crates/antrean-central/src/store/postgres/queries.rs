@@ -155,30 +155,7 @@ pub(super) async fn book(
         return Ok(None);
     }
     let serial = u32::try_from(last_serial).map_err(damaged_row)? + 1;
-    let b = StoredBooking {
-        code: rules::booking_code(
-            &new.code_prefix,
-            new.date,
-            usize::try_from(running).map_err(damaged_row)?,
-        ),
-        date: new.date,
-        slot: new.slot.clone(),
-        letter: new.letter.clone(),
-        serial,
-        number: rules::queue_number(&new.letter, serial),
-        service: new.service.clone(),
-        status: BookingStatus::Booked,
-        masked_name: new.masked_name.clone(),
-        checked_in_at: None,
-        kiosk: None,
-        offline: false,
-        called_at: None,
-        counter: None,
-        ahead: None,
-        estimated_call: None,
-        done_at: None,
-        priority: None,
-    };
+    let b = new.booked(usize::try_from(running).map_err(damaged_row)?, serial);
     sqlx::query(
         "INSERT INTO bookings (office, code, date, slot, letter, serial, number, service, status, name)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

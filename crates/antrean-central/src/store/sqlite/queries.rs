@@ -109,26 +109,7 @@ pub(super) fn book(
         |r| r.get(0),
     )?;
     let serial = last_serial + 1;
-    let b = StoredBooking {
-        code: rules::booking_code(&new.code_prefix, new.date, running),
-        date: new.date,
-        slot: new.slot.clone(),
-        letter: new.letter.clone(),
-        serial,
-        number: rules::queue_number(&new.letter, serial),
-        service: new.service.clone(),
-        status: BookingStatus::Booked,
-        masked_name: new.masked_name.clone(),
-        checked_in_at: None,
-        kiosk: None,
-        offline: false,
-        called_at: None,
-        counter: None,
-        ahead: None,
-        estimated_call: None,
-        done_at: None,
-        priority: None,
-    };
+    let b = new.booked(running, serial);
     tx.execute(
         "INSERT INTO bookings (office, code, date, slot, letter, serial, number, service, status, name)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
