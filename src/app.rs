@@ -166,6 +166,19 @@ impl App {
                     ))?,
                     CentralUrl::Service(_) => (central.url.to_string(), read_token(central)?),
                 };
+                // The demo's tickets link to its own service's status page
+                // (on this machine) unless the configuration names one.
+                let demo_config;
+                let config = if matches!(central.url, CentralUrl::Embedded)
+                    && config.ticket.status_url.is_empty()
+                {
+                    let mut c = config.clone();
+                    c.ticket.status_url = url.trim_end_matches('/').to_string();
+                    demo_config = c;
+                    &demo_config
+                } else {
+                    config
+                };
                 let client =
                     CentralClient::new(&url, &config.office.id, &token).map_err(LinkError::from)?;
                 let status = watch::Sender::new(LinkStatus::default());
