@@ -114,6 +114,30 @@ on_every_link!(cover_open_silent_printer_and_garbage_status_refuse_then_recover:
     cover_open_silent_garbage_usb_class => Link::UsbClass,
     cover_open_silent_garbage_network => Link::Tcp);
 
+on_every_link!(paper_low_still_prints_and_says_so:
+    paper_low_serial => Link::Serial,
+    paper_low_usb_class => Link::UsbClass,
+    paper_low_network => Link::Tcp);
+
+/// Paper low is a warning, not a fault: tickets still print (and count as
+/// printed), the state says `paper_low` until the roll is changed.
+fn paper_low_still_prints_and_says_so(link: Link) {
+    let t = tokens();
+    let mut r = rig_on(link, "", "");
+    r.printer.set(|s| s.state = PrinterState::PaperLow);
+    r.wait_state("paper_low");
+    assert_eq!(r.scan(&t[0].0)["outcome"], "accept");
+    r.wait_state("paper_low");
+    r.printer.set(|s| s.state = PrinterState::Ok);
+    r.wait_state("ok");
+    assert_eq!(r.scan(&t[1].0)["outcome"], "accept");
+    assert_eq!(r.printer.wait_tickets(2).len(), 2);
+    assert_eq!(
+        r.journal(),
+        vec![(t[0].1.clone(), true, 0), (t[1].1.clone(), true, 0)]
+    );
+}
+
 fn paper_out_mid_day_loses_no_ticket_and_recovers(link: Link) {
     let t = tokens();
     let mut r = rig_on(link, "", "");
