@@ -350,26 +350,13 @@ impl CentralClient {
     /// `POST /checkins`. A `duplicate` answer is a success; only the
     /// contract's definitive answers are [`ClientError::Refused`].
     pub async fn checkin(&self, request: &CheckinRequest) -> Result<CheckinResponse, ClientError> {
-        let resp = self
-            .send(
-                self.http.post(self.url("checkins")).json(request),
-                self.timeout,
-            )
-            .await
-            .map_err(|e| match e {
-                ClientError::Unexpected {
-                    status,
-                    code,
-                    message,
-                } if is_definitive_refusal(status, &code) => ClientError::Refused {
-                    status,
-                    code,
-                    message,
-                },
-                e => e,
-            })?;
-        self.json(resp, MAX_ANSWER_BYTES, "check-in answer", self.timeout)
-            .await
+        self.post_refusable(
+            "checkins",
+            request,
+            is_definitive_refusal,
+            "check-in answer",
+        )
+        .await
     }
 
     /// `POST /checkins/{booking}/priority` (an addition of this
@@ -381,34 +368,46 @@ impl CentralClient {
         booking: &str,
         request: &PriorityRequest,
     ) -> Result<PriorityAnswer, ClientError> {
+        self.post_refusable(
+            &format!("checkins/{booking}/priority"),
+            request,
+            |status, code| {
+                matches!(
+                    (status, code),
+                    (404, "unknown_booking") | (409, "cancelled")
+                )
+            },
+            "priority answer",
+        )
+        .await
+    }
+
+    /// POSTs `body` to `path` and reads the JSON answer; an error answer for
+    /// which `refused(status, code)` holds is [`ClientError::Refused`] (the
+    /// caller stops retrying), any other stays as `send` sorted it.
+    async fn post_refusable<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        refused: impl Fn(u16, &str) -> bool,
+        what: &'static str,
+    ) -> Result<T, ClientError> {
         let resp = self
-            .send(
-                self.http
-                    .post(self.url(&format!("checkins/{booking}/priority")))
-                    .json(request),
-                self.timeout,
-            )
+            .send(self.http.post(self.url(path)).json(body), self.timeout)
             .await
             .map_err(|e| match e {
                 ClientError::Unexpected {
                     status,
                     code,
                     message,
-                } if matches!(
-                    (status, code.as_str()),
-                    (404, "unknown_booking") | (409, "cancelled")
-                ) =>
-                {
-                    ClientError::Refused {
-                        status,
-                        code,
-                        message,
-                    }
-                }
+                } if refused(status, &code) => ClientError::Refused {
+                    status,
+                    code,
+                    message,
+                },
                 e => e,
             })?;
-        self.json(resp, MAX_ANSWER_BYTES, "priority answer", self.timeout)
-            .await
+        self.json(resp, MAX_ANSWER_BYTES, what, self.timeout).await
     }
 
     /// `GET /board`.

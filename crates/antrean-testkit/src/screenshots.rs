@@ -92,6 +92,16 @@ pub fn snapshot(
     Ok(())
 }
 
+/// [`snapshot`] of `root`'s window, then its layout checked at that size.
+fn snapshot_checked(
+    root: &(impl i_slint_backend_testing::ElementRoot + slint::ComponentHandle),
+    size: (u32, u32),
+    path: &Path,
+) -> Result<(), ScreenshotError> {
+    snapshot(root.window(), size, path)?;
+    check(root, path, size, root.window().scale_factor())
+}
+
 fn check(
     root: &impl i_slint_backend_testing::ElementRoot,
     path: &Path,
@@ -360,13 +370,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
             kiosk_adapter::set_demo_codes(&kiosk, &[]);
             setup(&kiosk);
             let path = out.join(format!("kiosk-{name}-{width}x{height}.png"));
-            snapshot(kiosk.window(), (width, height), &path)?;
-            check(
-                &kiosk,
-                &path,
-                (width, height),
-                kiosk.window().scale_factor(),
-            )?;
+            snapshot_checked(&kiosk, (width, height), &path)?;
             files.push(path);
         }
         kiosk_status(&kiosk, true);
@@ -381,13 +385,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
         board_adapter::set_status(&board, &board_status("09.21", ""));
         board_adapter::show(&board, &sample_board());
         let path = out.join(format!("board-live-{width}x{height}.png"));
-        snapshot(board.window(), (width, height), &path)?;
-        check(
-            &board,
-            &path,
-            (width, height),
-            board.window().scale_factor(),
-        )?;
+        snapshot_checked(&board, (width, height), &path)?;
         files.push(path);
         let stale = BoardView {
             stale_text:
@@ -404,13 +402,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
         );
         board_adapter::show(&board, &stale);
         let path = out.join(format!("board-stale-{width}x{height}.png"));
-        snapshot(board.window(), (width, height), &path)?;
-        check(
-            &board,
-            &path,
-            (width, height),
-            board.window().scale_factor(),
-        )?;
+        snapshot_checked(&board, (width, height), &path)?;
         files.push(path);
         // The lunch break of the seeds' day: the last morning numbers on
         // the counters, the afternoon session waiting.
@@ -431,13 +423,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ScreenshotError> {
         );
         board_adapter::show(&board, &lunch);
         let path = out.join(format!("board-break-{width}x{height}.png"));
-        snapshot(board.window(), (width, height), &path)?;
-        check(
-            &board,
-            &path,
-            (width, height),
-            board.window().scale_factor(),
-        )?;
+        snapshot_checked(&board, (width, height), &path)?;
         files.push(path);
     }
     let _ = board.hide();
